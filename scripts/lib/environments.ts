@@ -1,0 +1,245 @@
+// Environments are data: environments/<name>.yaml, merged with .env and .env.<name> (never
+// committed) and the process environment, `${VAR}` / `${VAR:-default}` interpolated, then
+// validated once by one schema. Every script gets its environment from loadEnvironment().
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { UsageError, UserError } from './errors.js';
+import { environmentsDir, repoRoot } from './paths.js';
+import { registerSecret } from './secrets.js';
+
+const port = z.number().int().min(1).max(65535);
+const hostname = z
+  .string()
+  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$|^\[?[0-9a-fA-F:.]+\]?$/, 'expected a host name or IP address');
+const k8sName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes name (lowercase, digits, -)');
+const relPath = z
+  .string()
+  .min(1)
+  .refine((p) => !path.isAbsolute(p) && !p.split('/').includes('..'), 'expected a path inside the repository');
+
+const sshTarget = z.strictObject({
+  host: hostname,
+  port: port.default(22),
+  user: z.string().min(1),
+  keyFile: z.string().min(1),
+  knownHostsFile: z.string().min(1),
+});
+
+export const environmentSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase name'),
+  description: z.string().min(1),
+  /** Changes to a production environment ask for confirmation unless --yes. */
+  production: z.boolean(),
+  api: z.strictObject({
+    publicUrl: z.url({ protocol: /^https?$/ }),
+    port: port.default(3000),
+    replicas: z.number().int().min(1).max(50),
+  }),
+  /** Ports of the local stack (make up); only dev-like environments have them. */
+  local: z
+    .strictObject({
+      ports: z.strictObject({
+        api: port,
+        nginx: port,
+        postgres: port,
+        redis: port,
+        prometheus: port,
+        alertmanager: port,
+      }),
+    })
+    .optional(),
+  deploy: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('local') }),
+      z.strictObject({
+        kind: z.literal('kustomize'),
+        kubeContext: z.string().min(1),
+        namespace: k8sName,
+        overlay: relPath,
+      }),
+      z.strictObject({
+        kind: z.literal('helm'),
+        kubeContext: z.string().min(1),
+        namespace: k8sName,
+        release: k8sName,
+        chart: relPath,
+        valuesFile: relPath,
+      }),
+    ])
+    .default({ kind: 'local' }),
+  nginx: z
+    .strictObject({
+      serverName: hostname,
+      originLock: z.boolean(),
+      ssh: sshTarget.optional(),
+      releasesKept: z.number().int().min(2).max(50).default(5),
+    })
+    .optional(),
+  slo: z.strictObject({
+    availabilityPercent: z.number().gt(90).lt(100),
+    latencyP95Ms: z.number().positive(),
+    errorRatePercent: z.number().positive().lt(100),
+    rtoMinutes: z.number().positive(),
+    rpoMinutes: z.number().positive(),
+  }),
+});
+
+export type EnvironmentConfig = z.infer<typeof environmentSchema>;
+
+export interface Environment extends EnvironmentConfig {
+  /** File the environment was read from. */
+  file: string;
+  /** Merged variables: .env, then .env.<name>, then the process environment. */
+  vars: Record<string, string | undefined>;
+  /** A variable the caller cannot go on without; missing is an operator error naming the file to set it in. */
+  requireVar(name: string, purpose?: string): string;
+}
+
+export function listEnvironments(dir = environmentsDir()): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort();
+}
+
+function readDotenv(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  return parseDotenv(readFileSync(file));
+}
+
+/** Variables an environment sees; later sources win. */
+export function mergedVariables(
+  name: string,
+  { dotenvDir = process.env.MYTV_DOTENV_DIR ?? repoRoot, env = process.env } = {},
+): Record<string, string | undefined> {
+  return {
+    ...readDotenv(path.join(dotenvDir, '.env')),
+    ...readDotenv(path.join(dotenvDir, `.env.${name}`)),
+    ...env,
+  };
+}
+
+const SECRET_NAME = /(SECRET|PASSWORD|TOKEN|PRIVATE|_KEY$|^DATABASE_URL$|^REDIS_URL$)/;
+
+interface Problem {
+  path: string;
+  message: string;
+}
+
+/** Replaces ${VAR} and ${VAR:-default} in every string, collecting unset variables as problems. */
+function interpolate(
+  value: unknown,
+  vars: Record<string, string | undefined>,
+  at: string[],
+  problems: Problem[],
+  envName: string,
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
+      const found = vars[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      problems.push({
+        path: at.join('.'),
+        message: `variable ${name} is not set (set it in .env.${envName} or the environment; see .env.example)`,
+      });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, vars, [...at, String(i)], problems, envName));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, interpolate(v, vars, [...at, k], problems, envName)]),
+    );
+  }
+  return value;
+}
+
+export interface LoadOptions {
+  dir?: string;
+  dotenvDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadEnvironment(name: string, o: LoadOptions = {}): Environment {
+  const dir = o.dir ?? environmentsDir();
+  const known = listEnvironments(dir);
+  if (!known.includes(name)) {
+    throw new UsageError(
+      `unknown environment '${name}': known environments are ${known.join(', ') || '(none)'}`,
+      `pass ENV=${known.join('|') || 'NAME'} (each is a file in ${path.relative(repoRoot, dir) || dir}/)`,
+    );
+  }
+  const file = path.join(dir, `${name}.yaml`);
+  const shown = path.relative(repoRoot, file).startsWith('..') ? file : path.relative(repoRoot, file);
+
+  const doc = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const pos = first.linePos?.[0];
+    throw new UserError(
+      `${shown}${pos ? `:${pos.line}:${pos.col}` : ''} is not valid YAML: ${first.message.split('\n')[0]}`,
+      {
+        hint: `fix the syntax of ${shown} (yamllint ${shown} shows every problem)`,
+        exitCode: 2,
+      },
+    );
+  }
+
+  const vars = mergedVariables(name, { dotenvDir: o.dotenvDir, env: o.env });
+  const problems: Problem[] = [];
+  const raw = interpolate(doc.toJS(), vars, [], problems, name);
+  const result = environmentSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          problems.push({
+            path: [...issue.path, key].join('.'),
+            message: 'unknown field (a typo? the schema has no such field)',
+          });
+        }
+      } else {
+        problems.push({ path: issue.path.join('.') || '(top level)', message: issue.message });
+      }
+    }
+  } else if (result.data.name !== name) {
+    problems.push({ path: 'name', message: `is '${result.data.name}' but the file is ${name}.yaml; they must match` });
+  }
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}`);
+    throw new UserError(
+      `${shown} is invalid (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n${lines.join('\n')}`,
+      {
+        hint: `fix these fields in ${shown}; the schema is in scripts/lib/environments.ts`,
+        exitCode: 2,
+      },
+    );
+  }
+
+  for (const [key, value] of Object.entries(vars)) if (SECRET_NAME.test(key)) registerSecret(value);
+  const config = result.data!;
+  return {
+    ...config,
+    file,
+    vars,
+    requireVar(varName: string, purpose?: string): string {
+      const value = vars[varName];
+      if (value === undefined || value === '') {
+        throw new UserError(
+          `missing required variable ${varName}${purpose ? ` (${purpose})` : ''} for environment ${name}`,
+          {
+            hint: `set ${varName} in .env.${name} (see .env.example) or export it`,
+          },
+        );
+      }
+      return value;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// PostgreSQL 15 from the Debian binaries: its own cluster in dir, loopback TCP with a password
+// (scram), a socket directory for local tools (pgBackRest), one application database.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { registerSecret } from '../secrets.js';
+import { requireTool } from '../tools.js';
+import { runOnce } from './process.js';
+import type { ServiceContext, ServiceSpec } from './types.js';
+
+export interface PostgresInfo extends Record<string, unknown> {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  url: string;
+  dataDir: string;
+  socketDir: string;
+}
+
+const SUPERUSER = 'postgres';
+
+function dataDir(ctx: ServiceContext): string {
+  return path.join(ctx.dir, 'data');
+}
+
+function socketDir(ctx: ServiceContext): string {
+  return path.join(ctx.dir, 'run');
+}
+
+function database(ctx: ServiceContext): string {
+  return (ctx.options.database as string | undefined) ?? 'mytv';
+}
+
+/** The cluster's password lives beside it (mode 600), so a restarted stack reuses it. */
+function password(ctx: ServiceContext): string {
+  const file = path.join(ctx.dir, 'password');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  const pw = readFileSync(file, 'utf8').trim();
+  registerSecret(pw);
+  return pw;
+}
+
+function own(ctx: ServiceContext, p: string): void {
+  if (ctx.runAs) chownSync(p, ctx.runAs.uid, ctx.runAs.gid);
+}
+
+export const postgresService: ServiceSpec<PostgresInfo> = {
+  kind: 'postgres',
+  tools: ['postgres', 'initdb', 'pg_isready', 'psql'],
+  unprivileged: true,
+  stopSignal: 'SIGINT',
+  readyTimeoutMs: 30_000,
+
+  async prepare(ctx) {
+    const data = dataDir(ctx);
+    mkdirSync(socketDir(ctx), { recursive: true, mode: 0o700 });
+    own(ctx, socketDir(ctx));
+    if (existsSync(path.join(data, 'PG_VERSION'))) return;
+    const pwFile = path.join(ctx.dir, '.initdb-pw');
+    writeFileSync(pwFile, password(ctx) + '\n', { mode: 0o600 });
+    own(ctx, pwFile);
+    try {
+      await runOnce(
+        requireTool('initdb'),
+        [
+          '-D',
+          data,
+          '-U',
+          SUPERUSER,
+          '--pwfile',
+          pwFile,
+          '--auth-host=scram-sha-256',
+          '--auth-local=trust',
+          '-E',
+          'UTF8',
+          '--locale=C.UTF-8',
+          '--no-sync',
+        ],
+        { runAs: ctx.runAs },
+      );
+    } finally {
+      writeFileSync(pwFile, '');
+    }
+    chmodSync(data, 0o700);
+  },
+
+  command(ctx) {
+    const settings = (ctx.options.settings as Record<string, string | number> | undefined) ?? {};
+    const args = [
+      '-D',
+      dataDir(ctx),
+      '-p',
+      String(ctx.port),
+      '-c',
+      `listen_addresses=${ctx.host}`,
+      '-c',
+      `unix_socket_directories=${socketDir(ctx)}`,
+      '-c',
+      'fsync=on',
+      '-c',
+      'log_destination=stderr',
+      '-c',
+      'logging_collector=off',
+    ];
+    for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
+    return { bin: requireTool('postgres'), args };
+  },
+
+  async ready(ctx) {
+    try {
+      await runOnce(requireTool('pg_isready'), ['-q', '-h', ctx.host, '-p', String(ctx.port)], { timeoutMs: 3000 });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+
+  async afterReady(ctx) {
+    const db = database(ctx);
+    const psql = (sql: string): Promise<{ stdout: string }> =>
+      runOnce(
+        requireTool('psql'),
+        ['-h', ctx.host, '-p', String(ctx.port), '-U', SUPERUSER, '-d', 'postgres', '-tAc', sql],
+        {
+          env: { PGPASSWORD: password(ctx), PGCONNECT_TIMEOUT: '5' },
+        },
+      );
+    const exists = (await psql(`SELECT 1 FROM pg_database WHERE datname = '${db.replace(/'/g, "''")}'`)).stdout.trim();
+    if (exists !== '1') await psql(`CREATE DATABASE "${db.replace(/"/g, '""')}"`);
+  },
+
+  info(ctx) {
+    const pw = password(ctx);
+    const db = database(ctx);
+    return {
+      host: ctx.host,
+      port: ctx.port,
+      user: SUPERUSER,
+      password: pw,
+      database: db,
+      url: `postgres://${SUPERUSER}:${encodeURIComponent(pw)}@${ctx.host}:${ctx.port}/${encodeURIComponent(db)}`,
+      dataDir: dataDir(ctx),
+      socketDir: socketDir(ctx),
+    };
+  },
+};

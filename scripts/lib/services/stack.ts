@@ -1,0 +1,285 @@
+// The one service runner: starts real servers (PostgreSQL, Redis, and whatever registry.ts lists)
+// as processes on loopback, each in its own directory under one run directory, waits until each
+// is ready, hands back connection settings, and stops them all — on teardown, on a failing test,
+// on Ctrl-C. Tests use it with a temporary run directory; `make up` (native mode) with .run/.
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UserError } from '../errors.js';
+import { requireTool } from '../tools.js';
+import { isPortFree, freePorts, portOwner } from './ports.js';
+import {
+  isSameProcessAlive,
+  killNow,
+  lookupUser,
+  processStartTime,
+  readPidFile,
+  removeFile,
+  spawnService,
+  stopProcess,
+  tailFile,
+  writePidFile,
+  type PidRecord,
+} from './process.js';
+import { serviceSpec } from './registry.js';
+import type { ServiceContext, ServiceSpec } from './types.js';
+
+export interface StackOptions {
+  /** Where state, logs and PID files live; default: a new temporary directory, removed by stopAll(). */
+  runDir?: string;
+  host?: string;
+  /** Fixed main ports by instance name; others get free ports. */
+  ports?: Record<string, number>;
+  /** Processes outlive this process (make up); otherwise they are killed when it exits. */
+  detach?: boolean;
+}
+
+export interface StartOptions {
+  /** Service kind when the instance name differs ('api-1' of kind 'api'). */
+  kind?: string;
+  spec?: ServiceSpec;
+  port?: number;
+  options?: Record<string, unknown>;
+}
+
+interface Instance {
+  name: string;
+  spec: ServiceSpec;
+  ctx: ServiceContext;
+  pidFile: string;
+  record?: PidRecord;
+}
+
+export interface ServiceStatus {
+  name: string;
+  kind: string;
+  state: 'running' | 'stopped';
+  pid?: number;
+  port: number;
+  log: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const liveStacks = new Set<Stack>();
+let hooksInstalled = false;
+
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  // 'exit' cannot await: kill what is left outright. Signals get the graceful path first.
+  process.on('exit', () => {
+    for (const s of liveStacks) s.killAllNow();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      void Promise.allSettled([...liveStacks].map((s) => s.stopAll())).finally(() => {
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      });
+    });
+  }
+}
+
+export class Stack {
+  readonly runDir: string;
+  readonly host: string;
+  private readonly ownsRunDir: boolean;
+  private readonly instances = new Map<string, Instance>();
+
+  constructor(private readonly opts: StackOptions = {}) {
+    this.host = opts.host ?? '127.0.0.1';
+    if (opts.runDir) {
+      this.runDir = opts.runDir;
+      this.ownsRunDir = false;
+      mkdirSync(this.runDir, { recursive: true });
+    } else {
+      this.runDir = mkdtempSync(path.join(os.tmpdir(), 'mytv-'));
+      this.ownsRunDir = true;
+    }
+    // Unprivileged servers (PostgreSQL as 'postgres') must be able to reach their directory.
+    chmodSync(this.runDir, 0o755);
+    mkdirSync(path.join(this.runDir, 'logs'), { recursive: true });
+    mkdirSync(path.join(this.runDir, 'pids'), { recursive: true });
+    if (!opts.detach) {
+      installExitHooks();
+      liveStacks.add(this);
+    }
+  }
+
+  names(): string[] {
+    return [...this.instances.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.instances.has(name);
+  }
+
+  info<T extends Record<string, unknown> = Record<string, unknown>>(name: string): T {
+    const inst = this.instances.get(name);
+    if (!inst) throw new Error(`service ${name} was never started in this stack`);
+    return inst.spec.info(inst.ctx) as T;
+  }
+
+  pid(name: string): number | undefined {
+    const rec = this.instances.get(name)?.record;
+    return rec && isSameProcessAlive(rec) ? rec.pid : undefined;
+  }
+
+  logFile(name: string): string {
+    return path.join(this.runDir, 'logs', `${name}.log`);
+  }
+
+  private async createInstance(name: string, o: StartOptions): Promise<Instance> {
+    const spec = o.spec ?? serviceSpec(o.kind ?? name);
+    for (const tool of spec.tools) requireTool(tool);
+    const fixed = o.port ?? this.opts.ports?.[name];
+    const free = await freePorts((fixed ? 0 : 1) + (spec.extraPorts?.length ?? 0), this.host);
+    const port = fixed ?? free.shift()!;
+    const ports = Object.fromEntries(
+      (spec.extraPorts ?? []).map((p) => [
+        p,
+        (o.options?.ports as Record<string, number> | undefined)?.[p] ?? free.shift()!,
+      ]),
+    );
+    const dir = path.join(this.runDir, name);
+    mkdirSync(dir, { recursive: true });
+    let runAs;
+    if (spec.unprivileged && process.getuid?.() === 0) {
+      runAs = lookupUser(spec.kind) ?? lookupUser('postgres') ?? lookupUser('nobody');
+      if (!runAs)
+        throw new UserError(`${name} cannot run as root and no unprivileged user exists`, {
+          hint: 'create one: useradd --system postgres',
+        });
+      chownSync(dir, runAs.uid, runAs.gid);
+    }
+    const peers: ServiceContext['peers'] = {};
+    for (const [n, other] of this.instances) peers[n] = other.spec.info(other.ctx);
+    return {
+      name,
+      spec,
+      pidFile: path.join(this.runDir, 'pids', `${name}.json`),
+      ctx: {
+        name,
+        dir,
+        logFile: this.logFile(name),
+        host: this.host,
+        port,
+        ports,
+        runAs,
+        options: o.options ?? {},
+        peers,
+      },
+    };
+  }
+
+  /** Starts one instance (or restarts a stopped one on the same port with the same data). */
+  async start(name: string, o: StartOptions = {}): Promise<Record<string, unknown>> {
+    let inst = this.instances.get(name);
+    if (!inst) {
+      inst = await this.createInstance(name, o);
+      this.instances.set(name, inst);
+    }
+    if (inst.record && isSameProcessAlive(inst.record)) return inst.spec.info(inst.ctx);
+    const { ctx, spec } = inst;
+
+    for (const p of [ctx.port, ...Object.values(ctx.ports)]) {
+      if (!(await isPortFree(p, this.host))) {
+        const owner = portOwner(p);
+        throw new UserError(`port ${p} for ${name} is already in use${owner ? ` by ${owner}` : ''}`, {
+          hint: `stop that process or choose another port for ${name}`,
+        });
+      }
+    }
+    await spec.prepare?.(ctx);
+    const cmd = spec.command(ctx);
+    const child = spawnService({ ...cmd, logFile: ctx.logFile, runAs: ctx.runAs });
+    const pid = child.pid;
+    if (pid === undefined)
+      throw new UserError(`${name} could not be started (${cmd.bin})`, { hint: `see ${ctx.logFile}` });
+    let exited: number | string | null | undefined;
+    child.once('exit', (code, signal) => (exited = code ?? signal));
+    child.once('error', (err) => (exited = err.message));
+    inst.record = { pid, startTime: processStartTime(pid) ?? -1, command: cmd.bin, name };
+    writePidFile(inst.pidFile, inst.record);
+
+    const timeout = spec.readyTimeoutMs ?? 20_000;
+    const deadline = Date.now() + timeout;
+    let ready = false;
+    while (!ready && exited === undefined && Date.now() < deadline) {
+      ready = await spec.ready(ctx);
+      if (!ready) await sleep(100);
+    }
+    if (!ready) {
+      const why = exited !== undefined ? `exited (${String(exited)})` : `was not ready within ${timeout / 1000}s`;
+      await this.stop(name);
+      throw new UserError(`${name} ${why}; last log lines:\n${tailFile(ctx.logFile, 12)}`, {
+        hint: `full log: ${ctx.logFile}`,
+      });
+    }
+    await spec.afterReady?.(ctx);
+    return spec.info(ctx);
+  }
+
+  /** Stops one instance; keeps its directory and port so start() brings it back as it was. */
+  async stop(name: string): Promise<void> {
+    const inst = this.instances.get(name);
+    if (!inst?.record) return;
+    await stopProcess(inst.record, inst.spec.stopSignal ?? 'SIGTERM', inst.spec.stopGraceMs ?? 10_000);
+    inst.record = undefined;
+    removeFile(inst.pidFile);
+  }
+
+  /** Stops everything, last started first; removes a temporary run directory. */
+  async stopAll(): Promise<void> {
+    const names = [...this.instances.keys()].reverse();
+    const results = await Promise.allSettled(names.map((n) => this.stop(n)));
+    liveStacks.delete(this);
+    if (this.ownsRunDir) rmSync(this.runDir, { recursive: true, force: true });
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  killAllNow(): void {
+    for (const inst of this.instances.values()) if (inst.record) killNow(inst.record);
+    if (this.ownsRunDir) rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  status(): ServiceStatus[] {
+    return [...this.instances.values()].map((i) => ({
+      name: i.name,
+      kind: i.spec.kind,
+      state: i.record && isSameProcessAlive(i.record) ? 'running' : 'stopped',
+      pid: i.record && isSameProcessAlive(i.record) ? i.record.pid : undefined,
+      port: i.ctx.port,
+      log: i.ctx.logFile,
+    }));
+  }
+}
+
+/** PID files left in a run directory (by a detached stack, or a crash). */
+export function trackedProcesses(runDir: string): { name: string; record?: PidRecord; alive: boolean; file: string }[] {
+  const dir = path.join(runDir, 'pids');
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return files.map((f) => {
+    const file = path.join(dir, f);
+    const record = readPidFile(file);
+    return { name: f.slice(0, -5), record, alive: record ? isSameProcessAlive(record) : false, file };
+  });
+}
+
+/** Starts the named services in one new stack; on any failure stops what did start. */
+export async function startServices(names: string[], opts: StackOptions = {}): Promise<Stack> {
+  const stack = new Stack(opts);
+  try {
+    await Promise.all(names.map((n) => stack.start(n)));
+    return stack;
+  } catch (err) {
+    await stack.stopAll().catch(() => undefined);
+    throw err;
+  }
+}
