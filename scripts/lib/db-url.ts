@@ -1,12 +1,15 @@
 // The database a DB entry script (migrate, seed) works on: --database-url, else DATABASE_URL.
 import { UsageError } from './errors.js';
 
-export function databaseUrlFrom(values: Record<string, unknown>, env = process.env): string {
+export function databaseUrlFrom(
+  values: Record<string, unknown>,
+  env: Record<string, string | undefined> = process.env,
+): string {
   const url = (values['database-url'] as string | undefined) ?? env.DATABASE_URL;
   if (!url) {
     throw new UsageError(
       'no database given',
-      'pass --database-url postgres://user:pass@host:5432/db or set DATABASE_URL',
+      'set DATABASE_URL=postgres://user:pass@host:5432/db in the environment or .env.<env> (or pass --database-url)',
     );
   }
   let parsed: URL;

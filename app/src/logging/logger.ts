@@ -1,0 +1,137 @@
+import type { LoggerService } from '@nestjs/common';
+import { writeSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+
+/**
+ * One winston JSON logger for the whole process, writing to stdout. Access logs, audit records and
+ * application messages share it and are told apart by `log_type`.
+ */
+
+const SECRET_KEY = /authorization|password|secret|token|cookie|jwt|api[_-]?key/i;
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi;
+const BEARER = /\b(bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
+const JWT_LIKE = /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+
+/** Last line of defence: redacts secret-looking keys and values wherever they appear. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('://') && !/bearer|eyJ/i.test(value)) return value;
+    return value
+      .replace(URL_CREDENTIALS, '$1[REDACTED]@')
+      .replace(BEARER, '$1[REDACTED]')
+      .replace(JWT_LIKE, '[REDACTED]');
+  }
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    return { name: value.name, message: redact(value.message, depth + 1) };
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = SECRET_KEY.test(k) ? '[REDACTED]' : redact(v, depth + 1);
+  }
+  return out;
+}
+
+const redactFormat = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    if (key === 'level' || key === 'timestamp') continue;
+    info[key] = SECRET_KEY.test(key) ? '[REDACTED]' : redact(info[key]);
+  }
+  return info;
+});
+
+export type AppLogger = winston.Logger;
+
+/**
+ * Stdout is synchronous for files and pipes on Linux: one write(2) per log line costs more than
+ * the rest of a cached request. Lines are gathered and written once per event-loop turn (or every
+ * 64 KiB), and flushed synchronously when the process exits.
+ */
+export class BatchedStdout extends Writable {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private scheduled = false;
+
+  constructor(private readonly fd = 1) {
+    super();
+    process.once('exit', () => this.flush());
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= 64 * 1024) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    callback();
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.size === 0) return;
+    const data = Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    this.size = 0;
+    let offset = 0;
+    while (offset < data.length) {
+      try {
+        offset += writeSync(this.fd, data, offset);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return; // stdout gone: drop
+      }
+    }
+  }
+}
+
+export function createLogger(level: string, stream: NodeJS.WritableStream = new BatchedStdout()): AppLogger {
+  return winston.createLogger({
+    level,
+    format: winston.format.combine(
+      winston.format.timestamp({ format: () => new Date().toISOString() }),
+      redactFormat(),
+      winston.format.json(),
+    ),
+    transports: [new winston.transports.Stream({ stream })],
+  });
+}
+
+/** Adapts the winston logger to Nest's LoggerService so framework messages are JSON too. */
+export class NestWinstonLogger implements LoggerService {
+  constructor(
+    private readonly logger: AppLogger,
+    private readonly levels?: string[],
+  ) {}
+
+  log(message: unknown, context?: string): void {
+    if (this.levels && !this.levels.includes('log')) return;
+    this.write('info', message, context);
+  }
+  error(message: unknown, trace?: string, context?: string): void {
+    this.logger.error(String(message), { log_type: 'app', context, stack: trace });
+  }
+  warn(message: unknown, context?: string): void {
+    this.write('warn', message, context);
+  }
+  debug(message: unknown, context?: string): void {
+    if (this.levels && !this.levels.includes('debug')) return;
+    this.write('debug', message, context);
+  }
+  verbose(message: unknown, context?: string): void {
+    if (this.levels && !this.levels.includes('debug')) return;
+    this.write('debug', message, context);
+  }
+
+  private write(level: string, message: unknown, context?: string): void {
+    if (typeof message === 'object' && message !== null) {
+      this.logger.log(level, 'message', { log_type: 'app', context, ...message });
+    } else {
+      this.logger.log(level, String(message), { log_type: 'app', context });
+    }
+  }
+}
+
+export const APP_LOGGER = Symbol('APP_LOGGER');

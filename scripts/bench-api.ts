@@ -1,0 +1,271 @@
+// make bench-api: seeds data, starts the built API against real PostgreSQL and Redis, and drives
+// the cached read endpoints with autocannon next to a bare node:http hello-world baseline.
+// Prints RPS and p50/p95/p99 per target, the ratio to the baseline, and p95 at half the app's
+// maximum rate. Every process it starts is stopped, also on failure or Ctrl-C.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { statSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { runMigrations } from '../app/src/db/migrator.js';
+import { seedDatabase } from '../app/src/db/seed.js';
+import { UsageError, UserError } from './lib/errors.js';
+import { runScript } from './lib/main.js';
+import { renderTable } from './lib/output.js';
+import { repoRoot } from './lib/paths.js';
+import { freePort, startServices, type Stack } from './lib/services/index.js';
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  duration: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+interface AutocannonInstance {
+  on(event: 'response', fn: (client: unknown, status: number, bytes: number, ms: number) => void): void;
+  then: Promise<AutocannonResult>['then'];
+}
+type Autocannon = (opts: Record<string, unknown>) => AutocannonInstance;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+interface Measurement {
+  target: string;
+  path: string;
+  mode: 'max' | 'half-rate';
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  ratio?: number;
+}
+
+const APP_DIR = path.join(repoRoot, 'app');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function drive(url: string, opts: { connections: number; duration: number; rate?: number }) {
+  const latencies: number[] = [];
+  const instance = autocannon({
+    url,
+    connections: opts.connections,
+    duration: opts.duration,
+    // Per-connection pacing spreads the load over the second (overallRate sends it in bursts).
+    ...(opts.rate ? { connectionRate: Math.max(1, Math.floor(opts.rate / opts.connections)) } : {}),
+  });
+  instance.on('response', (_c, _s, _b, ms) => latencies.push(ms));
+  const result = await instance;
+  latencies.sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 100) / 100;
+  return {
+    rps: Math.round(result.requests.total / (result.duration || opts.duration)),
+    p50: round(percentile(latencies, 50)),
+    p95: round(percentile(latencies, 95)),
+    p99: round(percentile(latencies, 99)),
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+}
+
+function newest(dir: string): number {
+  return Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? newest(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs,
+    ),
+  );
+}
+
+function buildAppIfStale(step: (t: string) => void): void {
+  const main = path.join(APP_DIR, 'dist', 'main.js');
+  let stale: boolean;
+  try {
+    stale = statSync(main).mtimeMs < newest(path.join(APP_DIR, 'src'));
+  } catch {
+    stale = true;
+  }
+  if (!stale) return;
+  step('building app (tsc -p app/tsconfig.build.json)');
+  const r = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: APP_DIR,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new UserError(`app build failed:\n${r.stdout}${r.stderr}`);
+}
+
+async function waitForHttp(url: string, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new UserError(`${what} exited with code ${child.exitCode} before it was ready`);
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  throw new UserError(`${what} did not answer ${url} within 20 s`);
+}
+
+const BASELINE_SOURCE = `require('node:http').createServer((q, r) => { r.writeHead(200, { 'content-type': 'text/plain' }); r.end('hello world'); }).listen(Number(process.env.PORT), '127.0.0.1');`;
+
+function intFlag(values: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+await runScript(
+  {
+    summary: 'Benchmark the cached read endpoints of the built API against a node:http baseline.',
+    usage: 'make bench-api [BENCH_ARGS="--duration 10 --connections 50"] | scripts/bench-api.ts [--json]',
+    options: {
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      channels: { type: 'string' },
+    },
+    optionsHelp: [
+      '  --connections N   concurrent connections (default 50)',
+      '  --duration S      seconds per measurement (default 10)',
+      '  --channels N      seeded channels (default 50)',
+    ].join('\n'),
+  },
+  async ({ values, out, flags }) => {
+    const connections = intFlag(values, 'connections', 50, 1, 1000);
+    const duration = intFlag(values, 'duration', 10, 1, 600);
+    const channels = intFlag(values, 'channels', 50, 1, 10_000);
+    const children: ChildProcess[] = [];
+    let stack: Stack | undefined;
+    const stopChildren = async () => {
+      await Promise.all(
+        children.map(async (c) => {
+          if (c.exitCode !== null || c.signalCode !== null) return;
+          const gone = new Promise((r) => c.once('exit', r));
+          c.kill('SIGTERM');
+          await Promise.race([gone, sleep(5000).then(() => c.kill('SIGKILL'))]);
+        }),
+      );
+    };
+    const onExit = () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
+    process.once('exit', onExit);
+    try {
+      buildAppIfStale((t) => out.step(t));
+      out.step('starting PostgreSQL and Redis');
+      stack = await startServices(['postgres', 'redis']);
+      const pgUrl = stack.info<{ url: string }>('postgres').url;
+      const redisUrl = stack.info<{ url: string }>('redis').url;
+      await runMigrations(pgUrl);
+      const seeded = await seedDatabase(pgUrl, { channels });
+      out.ok(`seeded ${seeded.channels} channels, ${seeded.programmes} programmes`);
+
+      const [basePort, appPort] = [await freePort(), await freePort()];
+      const baseline = spawn(process.execPath, ['-e', BASELINE_SOURCE], {
+        env: { PORT: String(basePort) },
+        stdio: 'ignore',
+      });
+      children.push(baseline);
+      const app = spawn(process.execPath, ['--no-warnings', path.join(APP_DIR, 'dist', 'main.js')], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_ENV: 'production',
+          HOST: '127.0.0.1',
+          PORT: String(appPort),
+          LOG_LEVEL: 'info',
+          DATABASE_URL: pgUrl,
+          REDIS_URL: redisUrl,
+          R2_ENDPOINT: 'http://127.0.0.1:9',
+          R2_BUCKET: 'bench-logos',
+          R2_ACCESS_KEY_ID: 'bench',
+          R2_SECRET_ACCESS_KEY: 'bench',
+          JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
+          SHUTDOWN_PRESTOP_DELAY_MS: '0',
+          SHUTDOWN_DRAIN_TIMEOUT_MS: '2000',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'], // access logs are written (as in production), not kept
+      });
+      children.push(app);
+      const baseUrl = `http://127.0.0.1:${basePort}`;
+      const appUrl = `http://127.0.0.1:${appPort}`;
+      await waitForHttp(`${baseUrl}/`, baseline, 'baseline server');
+      await waitForHttp(`${appUrl}/health/ready`, app, 'API');
+
+      const targets = [
+        { target: 'baseline node:http', url: `${baseUrl}/`, path: '/' },
+        { target: 'api channels (cached)', url: `${appUrl}/v2/channels`, path: '/v2/channels' },
+        { target: 'api now/next (cached)', url: `${appUrl}/v2/now-next`, path: '/v2/now-next' },
+      ];
+      const results: Measurement[] = [];
+      for (const t of targets) {
+        await drive(t.url, { connections: 10, duration: 1 }); // warm-up: JIT, pool, cache
+        out.step(`${t.target}: ${connections} connections for ${duration}s`);
+        results.push({
+          target: t.target,
+          path: t.path,
+          mode: 'max',
+          ...(await drive(t.url, { connections, duration })),
+        });
+      }
+      const base = results[0].rps;
+      for (const r of results) r.ratio = Math.round((r.rps / base) * 1000) / 1000;
+      for (const t of targets.slice(1)) {
+        const max = results.find((r) => r.path === t.path && r.mode === 'max')!.rps;
+        out.step(`${t.target}: at half of its maximum (${Math.floor(max / 2)} req/s)`);
+        results.push({
+          target: t.target,
+          path: t.path,
+          mode: 'half-rate',
+          ...(await drive(t.url, { connections, duration, rate: max / 2 })),
+        });
+      }
+
+      const verdict = targets.slice(1).map((t) => {
+        const max = results.find((r) => r.path === t.path && r.mode === 'max')!;
+        const half = results.find((r) => r.path === t.path && r.mode === 'half-rate')!;
+        return {
+          path: t.path,
+          ratioOk: (max.ratio ?? 0) >= 0.4,
+          p95AtHalfOk: half.p95 < 10,
+          errorsOk: max.errors === 0 && max.non2xx === 0 && half.errors === 0 && half.non2xx === 0,
+        };
+      });
+      const report = { connections, duration, channels, results, verdict, node: process.version };
+      if (flags.json) {
+        out.data(report);
+      } else {
+        out.line();
+        out.line(
+          renderTable(
+            results.map((r) => ({
+              target: r.target,
+              mode: r.mode,
+              'req/s': r.rps,
+              'p50 ms': r.p50,
+              'p95 ms': r.p95,
+              'p99 ms': r.p99,
+              'vs baseline': r.mode === 'max' ? `${Math.round((r.ratio ?? 0) * 100)} %` : '',
+              errors: r.errors + r.non2xx,
+            })),
+          ),
+        );
+        for (const v of verdict) {
+          out.line(
+            `${v.path}: ${v.ratioOk ? 'OK' : 'BELOW'} >= 40 % of baseline; ${v.p95AtHalfOk ? 'OK' : 'ABOVE'} p95 < 10 ms at half rate; ${v.errorsOk ? 'no errors' : 'ERRORS'}`,
+          );
+        }
+      }
+      if (verdict.some((v) => !v.errorsOk)) throw new UserError('requests failed during the benchmark');
+    } finally {
+      await stopChildren();
+      await stack?.stopAll();
+      process.removeListener('exit', onExit);
+    }
+  },
+);
