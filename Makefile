@@ -40,9 +40,56 @@ env-check: $(NPM_STAMP) ## Validate an environment description (ENV=…, ARGS=--
 	@$(call SCRIPT,env-check)
 
 ##@ Local stack
+# PROFILE=dev|staging|prod  MODE=docker|native  VOLUMES=1  SERVICE=api  FOLLOW=1 map to the scripts' flags.
 .PHONY: up
-up: setup ## Start the whole stack locally (Docker compose, or native processes without Docker)
-	@$(call SCRIPT,up)
+up: setup ## Start the whole stack locally (Docker compose, or native processes without Docker) [PROFILE= MODE=]
+	@$(call SCRIPT,up) $(if $(PROFILE),--profile=$(PROFILE)) $(if $(MODE),--mode=$(MODE))
+
+.PHONY: down
+down: $(NPM_STAMP) ## Stop the local stack; VOLUMES=1 also deletes its data (asks first unless YES=1)
+	@$(call SCRIPT,down) $(if $(call truthy,$(VOLUMES)),--volumes)
+
+.PHONY: status
+status: $(NPM_STAMP) ## Each local service with state, PID or container, port and health (JSON=1)
+	@$(call SCRIPT,status)
+
+.PHONY: logs-local
+logs-local: $(NPM_STAMP) ## The local services' logs, merged by time [SERVICE=api[,nginx]] [FOLLOW=1]
+	@$(call SCRIPT,logs-local) $(if $(SERVICE),--service=$(SERVICE)) $(if $(call truthy,$(FOLLOW)),--follow)
+
+.PHONY: build
+build: $(NPM_STAMP) ## Build the app (tsc) and, when a Docker engine answers, its image tagged with the commit
+	@$(call SCRIPT,build)
+
+##@ Database and API
+.PHONY: migrate
+migrate: $(NPM_STAMP) ## Apply pending SQL migrations (DATABASE_URL from the environment or .env.<ENV>)
+	@$(call SCRIPT,migrate)
+
+.PHONY: seed
+seed: $(NPM_STAMP) ## Load the deterministic data set (CHANNELS=50; DATABASE_URL, REDIS_URL as for migrate)
+	@$(call SCRIPT,seed) $(if $(CHANNELS),--channels=$(CHANNELS))
+
+.PHONY: bench-api
+bench-api: $(NPM_STAMP) ## Benchmark the cached read endpoints against a node:http baseline (BENCH_ARGS="--duration 10")
+	@$(call SCRIPT,bench-api) $(BENCH_ARGS)
+
+##@ Edge (Nginx)
+.PHONY: nginx-check
+nginx-check: $(NPM_STAMP) ## Render nginx/ for every environment and run nginx -t on each (stand-in certificates)
+	@$(call SCRIPT,nginx-check)
+
+.PHONY: deploy-nginx
+deploy-nginx: $(NPM_STAMP) ## Deploy the Nginx config to ENV's host over SSH: test, switch, reload, verify (DRY_RUN=1 diff)
+	@$(call SCRIPT,deploy-nginx)
+
+.PHONY: rollback-nginx
+rollback-nginx: $(NPM_STAMP) ## Switch ENV's Nginx host back to the previous config release (ARGS=--to=RELEASE)
+	@$(call SCRIPT,rollback-nginx)
+
+.PHONY: cloudflare-ips
+cloudflare-ips: $(NPM_STAMP) ## Refresh nginx/cloudflare-ips.txt from Cloudflare's lists (validated, diff shown)
+	@$(call SCRIPT,cloudflare-ips)
 
 ##@ Quality
 .PHONY: lint

@@ -2,12 +2,12 @@
 // the cached read endpoints with autocannon next to a bare node:http hello-world baseline.
 // Prints RPS and p50/p95/p99 per target, the ratio to the baseline, and p95 at half the app's
 // maximum rate. Every process it starts is stopped, also on failure or Ctrl-C.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { statSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { runMigrations } from '../app/src/db/migrator.js';
 import { seedDatabase } from '../app/src/db/seed.js';
+import { appBuildReason, buildApp } from './lib/app-build.js';
 import { UsageError, UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
 import { renderTable } from './lib/output.js';
@@ -72,32 +72,6 @@ async function drive(url: string, opts: { connections: number; duration: number;
   };
 }
 
-function newest(dir: string): number {
-  return Math.max(
-    0,
-    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-      e.isDirectory() ? newest(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs,
-    ),
-  );
-}
-
-function buildAppIfStale(step: (t: string) => void): void {
-  const main = path.join(APP_DIR, 'dist', 'main.js');
-  let stale: boolean;
-  try {
-    stale = statSync(main).mtimeMs < newest(path.join(APP_DIR, 'src'));
-  } catch {
-    stale = true;
-  }
-  if (!stale) return;
-  step('building app (tsc -p app/tsconfig.build.json)');
-  const r = spawnSync(path.join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
-    cwd: APP_DIR,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new UserError(`app build failed:\n${r.stdout}${r.stderr}`);
-}
-
 async function waitForHttp(url: string, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -138,7 +112,7 @@ await runScript(
       '  --channels N      seeded channels (default 50)',
     ].join('\n'),
   },
-  async ({ values, out, flags }) => {
+  async ({ values, out, flags, exec }) => {
     const connections = intFlag(values, 'connections', 50, 1, 1000);
     const duration = intFlag(values, 'duration', 10, 1, 600);
     const channels = intFlag(values, 'channels', 50, 1, 10_000);
@@ -157,7 +131,11 @@ await runScript(
     const onExit = () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL'));
     process.once('exit', onExit);
     try {
-      buildAppIfStale((t) => out.step(t));
+      const buildReason = appBuildReason();
+      if (buildReason) {
+        out.step(`building the app (${buildReason})`);
+        await buildApp(exec);
+      }
       out.step('starting PostgreSQL and Redis');
       stack = await startServices(['postgres', 'redis']);
       const pgUrl = stack.info<{ url: string }>('postgres').url;

@@ -22,6 +22,17 @@ const relPath = z
   .min(1)
   .refine((p) => !path.isAbsolute(p) && !p.split('/').includes('..'), 'expected a path inside the repository');
 
+/** An absolute path that is safe inside an Nginx directive and a shell word (no quoting needed). */
+const configPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/@+-]*$/, 'expected an absolute path (letters, digits, . _ - / @ + only)');
+const listenAddress = z
+  .string()
+  .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])$/, 'expected an IPv4 address or [IPv6] address');
+const upstreamAddress = z
+  .string()
+  .regex(/^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'expected host:port');
+
 const sshTarget = z.strictObject({
   host: hostname,
   port: port.default(22),
@@ -40,16 +51,25 @@ export const environmentSchema = z.strictObject({
     port: port.default(3000),
     replicas: z.number().int().min(1).max(50),
   }),
-  /** Ports of the local stack (make up); only dev-like environments have them. */
+  /**
+   * Ports of the local stack (make up); only dev-like environments have them. API replica i
+   * (1-based) listens on api + i - 1; the exporters and Grafana have their usual defaults.
+   */
   local: z
     .strictObject({
       ports: z.strictObject({
         api: port,
         nginx: port,
+        nginxStatus: port.default(8081),
         postgres: port,
         redis: port,
         prometheus: port,
         alertmanager: port,
+        grafana: port.default(3300),
+        s3: port.default(9000),
+        postgresExporter: port.default(9187),
+        redisExporter: port.default(9121),
+        nginxExporter: port.default(9113),
       }),
     })
     .optional(),
@@ -75,8 +95,74 @@ export const environmentSchema = z.strictObject({
   nginx: z
     .strictObject({
       serverName: hostname,
+      /** Site file nginx/sites/<site>.conf; default: the environment's name. */
+      site: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]*$/)
+        .optional(),
+      /** Refuse requests whose peer is not a Cloudflare range (nginx/cloudflare-ips.txt). */
       originLock: z.boolean(),
+      /** Also require Cloudflare's client certificate (Authenticated Origin Pulls); needs tls.originPullCa. */
+      authenticatedOriginPulls: z.boolean().default(false),
+      /** API replicas as host:port; default 127.0.0.1:<api.port>. */
+      upstreams: z.array(upstreamAddress).min(1).optional(),
+      listen: z
+        .strictObject({
+          /** Bind address of the public listeners; default all IPv4 and IPv6 addresses. */
+          address: listenAddress.optional(),
+          http: port.default(80),
+          https: port.default(443),
+          status: port.default(8081),
+          statusAddress: listenAddress.default('127.0.0.1'),
+        })
+        .prefault({}),
+      tls: z
+        .strictObject({
+          certificate: configPath,
+          certificateKey: configPath,
+          originPullCa: configPath.optional(),
+        })
+        .optional(),
+      rateLimit: z
+        .strictObject({
+          perSecond: z.number().int().min(1).max(10_000).default(20),
+          burst: z.number().int().min(0).max(10_000).default(40),
+          adminWritesPerMinute: z.number().int().min(1).max(10_000).default(30),
+          adminBurst: z.number().int().min(0).max(1000).default(10),
+        })
+        .prefault({}),
+      /** Where the running Nginx keeps its files on the host (nginx.conf of this repository is its main config). */
+      runtime: z
+        .strictObject({
+          /** `user` directive; only needed when the master runs as root and workers must not. */
+          user: z
+            .string()
+            .regex(/^[a-z_][a-z0-9_-]*$/)
+            .optional(),
+          workerProcesses: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
+          pidFile: configPath.default('/run/nginx.pid'),
+          errorLog: configPath.default('/var/log/nginx/mytv-api.error.log'),
+          accessLog: configPath.default('/var/log/nginx/mytv-api.access.log'),
+          /** Exists on Debian/Ubuntu (the nginx package); Nginx creates the subdirectories. */
+          tempDir: configPath.default('/var/lib/nginx'),
+          /** Present = the site answers 503 (maintenance). */
+          maintenanceFlag: configPath.default('/etc/nginx/mytv-api/maintenance'),
+          maintenanceRetryAfterSeconds: z.number().int().min(1).max(86_400).default(300),
+        })
+        .prefault({}),
       ssh: sshTarget.optional(),
+      /** make deploy-nginx: releases under root, `current` -> releases/<id> is the live config. */
+      deploy: z
+        .strictObject({
+          root: configPath.default('/etc/nginx/mytv-api'),
+          /** {conf} = the release's nginx.conf, {root} = root; run by the remote shell. */
+          testCommand: z.string().min(1).default('sudo nginx -t -q -c {conf}'),
+          reloadCommand: z.string().min(1).default('sudo systemctl reload nginx'),
+          /** Checked on the host through the internal listener; default http://<status address>:<status port>/health/ready. */
+          healthUrl: z.url({ protocol: /^https?$/ }).optional(),
+          healthTimeoutSeconds: z.number().int().min(1).max(300).default(20),
+        })
+        .prefault({}),
       releasesKept: z.number().int().min(2).max(50).default(5),
     })
     .optional(),

@@ -8,11 +8,10 @@ import { validateConfig } from '../../app/src/config/config.js';
 import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
 import { useServices } from '../support/services.js';
-import { adminToken, appEnv, eventually, JWT_SECRET_PREVIOUS, startS3, type S3Server } from './support.js';
+import { adminToken, appEnv, eventually, JWT_SECRET_PREVIOUS } from './support.js';
 
 describe('app: API against real PostgreSQL, Redis and R2', function () {
-  const stack = useServices(['postgres', 'redis']);
-  let s3: S3Server;
+  const stack = useServices(['postgres', 'redis', 's3']);
   let running: RunningApp;
   let base: string;
   const logLines: string[] = [];
@@ -20,8 +19,7 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
 
   before(async function () {
     this.timeout(60_000);
-    s3 = await startS3();
-    const env = appEnv(stack(), s3.endpoint, { CACHE_LOCAL_TTL_MS: '0' });
+    const env = appEnv(stack(), { CACHE_LOCAL_TTL_MS: '0' });
     await runMigrations(env.DATABASE_URL);
     await seedDatabase(env.DATABASE_URL, { channels: 12, anchor, hoursBefore: 6, hoursAfter: 6 });
     const parsed = validateConfig(env);
@@ -39,7 +37,6 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
   after(async function () {
     this.timeout(30_000);
     await running?.app.close().catch(() => undefined);
-    await s3?.stop();
   });
 
   const get = (path: string, headers: Record<string, string> = {}) => fetch(base + path, { headers });

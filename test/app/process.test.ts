@@ -14,22 +14,18 @@ import {
   JWT_SECRET_PREVIOUS,
   R2,
   spawnApp,
-  startS3,
-  type S3Server,
   type SpawnedApp,
 } from './support.js';
 
 describe('app: the built process (logs, shutdown)', function () {
-  const stack = useServices(['postgres', 'redis']);
-  let s3: S3Server;
+  const stack = useServices(['postgres', 'redis', 's3']);
   const apps: SpawnedApp[] = [];
   let env: ReturnType<typeof appEnv>;
 
   before(async function () {
     this.timeout(120_000);
     ensureAppBuilt();
-    s3 = await startS3();
-    env = appEnv(stack(), s3.endpoint);
+    env = appEnv(stack());
     await runMigrations(env.DATABASE_URL);
     await seedDatabase(env.DATABASE_URL, { channels: 10 });
   });
@@ -37,7 +33,6 @@ describe('app: the built process (logs, shutdown)', function () {
   after(async function () {
     this.timeout(60_000);
     await Promise.all(apps.map((a) => a.stop()));
-    await s3?.stop();
   });
 
   async function start(extra: Record<string, string> = {}): Promise<SpawnedApp> {

@@ -1,13 +1,11 @@
-// Shared helpers for the API tests: build the app once, start s3rver, spawn the built app,
-// sign tokens. Every process started here is stopped by the suite's after() hook.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+// Shared helpers for the API tests: build the app once, the app's environment against a stack,
+// spawn the built app, sign tokens. Every process started here is stopped by the suite's after() hook.
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signJwt } from '../../app/src/auth/jwt.js';
-import { freePort, type Stack } from '../../scripts/lib/services/index.js';
+import { buildAppIfStaleSync } from '../../scripts/lib/app-build.js';
+import { freePort, type S3Info, type Stack } from '../../scripts/lib/services/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const APP_DIR = path.join(ROOT, 'app');
@@ -15,63 +13,13 @@ export const JWT_SECRET = 'test-current-secret-0123456789abcdef';
 export const JWT_SECRET_PREVIOUS = 'test-previous-secret-0123456789abcdef';
 export const R2 = { bucket: 'mytv-logos', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-let built = false;
 /** Builds app/dist with tsc when it is missing or older than app/src (once per test run). */
 export function ensureAppBuilt(): void {
-  if (built) return;
-  const main = path.join(APP_DIR, 'dist', 'main.js');
-  let stale: boolean;
-  try {
-    stale = statSync(main).mtimeMs < newestMtime(path.join(APP_DIR, 'src'));
-  } catch {
-    stale = true;
-  }
-  if (stale) {
-    const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
-    const result = spawnSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: APP_DIR, encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`app build failed:\n${result.stdout}${result.stderr}`);
-  }
-  built = true;
+  buildAppIfStaleSync();
 }
 
-export interface S3Server {
-  endpoint: string;
-  stop(): Promise<void>;
-}
-
-export async function startS3(): Promise<S3Server> {
-  const S3rver = createRequire(import.meta.url)('s3rver') as new (opts: Record<string, unknown>) => {
-    run(): Promise<{ port: number }>;
-    close(): Promise<void>;
-  };
-  const directory = mkdtempSync(path.join(os.tmpdir(), 'mytv-s3-'));
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory,
-    configureBuckets: [{ name: R2.bucket }],
-  });
-  const { port } = await server.run();
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: async () => {
-      await server.close();
-      rmSync(directory, { recursive: true, force: true });
-    },
-  };
-}
-
-export function appEnv(stack: Stack, s3Endpoint: string, extra: Record<string, string> = {}) {
+/** The app's environment against a stack with postgres, redis and s3 (the R2 stand-in). */
+export function appEnv(stack: Stack, extra: Record<string, string> = {}) {
   const pg = stack.info<{ url: string }>('postgres');
   const redis = stack.info<{ url: string }>('redis');
   return {
@@ -81,7 +29,7 @@ export function appEnv(stack: Stack, s3Endpoint: string, extra: Record<string, s
     LOG_LEVEL: 'info',
     DATABASE_URL: pg.url,
     REDIS_URL: redis.url,
-    R2_ENDPOINT: s3Endpoint,
+    R2_ENDPOINT: stack.info<S3Info>('s3').url,
     R2_BUCKET: R2.bucket,
     R2_ACCESS_KEY_ID: R2.accessKeyId,
     R2_SECRET_ACCESS_KEY: R2.secretAccessKey,

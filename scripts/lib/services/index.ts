@@ -2,6 +2,8 @@ export {
   Stack,
   startServices,
   trackedProcesses,
+  readManifest,
+  type ManifestEntry,
   type StackOptions,
   type StartOptions,
   type ServiceStatus,
@@ -12,3 +14,4 @@ export { httpProbe, tcpProbe } from './probes.js';
 export type { ServiceContext, ServiceSpec } from './types.js';
 export type { PostgresInfo } from './postgres.js';
 export type { RedisInfo } from './redis.js';
+export type { S3Info } from './s3.js';

@@ -1,11 +1,27 @@
 // Service kinds the runner knows. A new service is one file in this folder and one line here.
+import { alertmanagerService } from './alertmanager.js';
+import { apiService } from './api.js';
+import { nginxExporterService, postgresExporterService, redisExporterService } from './exporters.js';
+import { nginxService } from './nginx.js';
 import { postgresService } from './postgres.js';
+import { prometheusService } from './prometheus.js';
 import { redisService } from './redis.js';
+import { s3Service } from './s3.js';
+import { sshdService } from './sshd.js';
 import type { ServiceSpec } from './types.js';
 
 const SPECS: Record<string, ServiceSpec> = {
   postgres: postgresService,
   redis: redisService,
+  s3: s3Service,
+  api: apiService,
+  prometheus: prometheusService,
+  alertmanager: alertmanagerService,
+  'postgres-exporter': postgresExporterService,
+  'redis-exporter': redisExporterService,
+  'nginx-exporter': nginxExporterService,
+  nginx: nginxService,
+  sshd: sshdService,
 };
 
 export function serviceKinds(): string[] {

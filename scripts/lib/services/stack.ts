@@ -2,7 +2,17 @@
 // as processes on loopback, each in its own directory under one run directory, waits until each
 // is ready, hands back connection settings, and stops them all — on teardown, on a failing test,
 // on Ctrl-C. Tests use it with a temporary run directory; `make up` (native mode) with .run/.
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
@@ -48,7 +58,20 @@ interface Instance {
   ctx: ServiceContext;
   pidFile: string;
   record?: PidRecord;
+  /** Started by this Stack object (not found running from an earlier one). */
+  startedHere?: boolean;
 }
+
+/** What a run directory remembers of its instances (stack.json), so a later process can find them again. */
+export interface ManifestEntry {
+  name: string;
+  kind: string;
+  port: number;
+  ports: Record<string, number>;
+  options: Record<string, unknown>;
+}
+
+const MANIFEST = 'stack.json';
 
 export interface ServiceStatus {
   name: string;
@@ -57,6 +80,18 @@ export interface ServiceStatus {
   pid?: number;
   port: number;
   log: string;
+}
+
+/** Reads stack.json of a run directory (empty when there is none). */
+export function readManifest(runDir: string): ManifestEntry[] {
+  const file = path.join(runDir, MANIFEST);
+  if (!existsSync(file)) return [];
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { instances?: ManifestEntry[] };
+    return Array.isArray(parsed.instances) ? parsed.instances : [];
+  } catch {
+    return [];
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +120,8 @@ export class Stack {
   readonly host: string;
   private readonly ownsRunDir: boolean;
   private readonly instances = new Map<string, Instance>();
+  /** PID files found stale (their process gone or the PID reused) and removed, by instance name. */
+  readonly staleCleaned: string[] = [];
 
   constructor(private readonly opts: StackOptions = {}) {
     this.host = opts.host ?? '127.0.0.1';
@@ -133,14 +170,21 @@ export class Stack {
     const spec = o.spec ?? serviceSpec(o.kind ?? name);
     for (const tool of spec.tools) requireTool(tool);
     const fixed = o.port ?? this.opts.ports?.[name];
-    const free = await freePorts((fixed ? 0 : 1) + (spec.extraPorts?.length ?? 0), this.host);
+    const wanted = (o.options?.ports as Record<string, number> | undefined) ?? {};
+    const missing = (spec.extraPorts ?? []).filter((p) => wanted[p] === undefined).length;
+    const free = await freePorts((fixed ? 0 : 1) + missing, this.host);
     const port = fixed ?? free.shift()!;
-    const ports = Object.fromEntries(
-      (spec.extraPorts ?? []).map((p) => [
-        p,
-        (o.options?.ports as Record<string, number> | undefined)?.[p] ?? free.shift()!,
-      ]),
-    );
+    const ports = Object.fromEntries((spec.extraPorts ?? []).map((p) => [p, wanted[p] ?? free.shift()!]));
+    return this.instanceFor(name, spec, port, ports, o.options ?? {});
+  }
+
+  private instanceFor(
+    name: string,
+    spec: ServiceSpec,
+    port: number,
+    ports: Record<string, number>,
+    options: Record<string, unknown>,
+  ): Instance {
     const dir = path.join(this.runDir, name);
     mkdirSync(dir, { recursive: true });
     let runAs;
@@ -166,10 +210,70 @@ export class Stack {
         port,
         ports,
         runAs,
-        options: o.options ?? {},
+        options,
         peers,
       },
     };
+  }
+
+  private writeManifest(): void {
+    const instances: ManifestEntry[] = [...this.instances.values()].map((i) => ({
+      name: i.name,
+      kind: i.spec.kind,
+      port: i.ctx.port,
+      ports: i.ctx.ports,
+      options: i.ctx.options,
+    }));
+    writeFileSync(path.join(this.runDir, MANIFEST), JSON.stringify({ instances }, null, 2) + '\n');
+  }
+
+  /**
+   * A process from an earlier run still tracked by this instance's PID file: adopted when it is the
+   * same process (PID and kernel start time), otherwise the stale file is removed and nothing is
+   * signalled — the PID may belong to an unrelated process by now.
+   */
+  private adoptTracked(inst: Instance, readOnly = false): boolean {
+    if (inst.record) return isSameProcessAlive(inst.record);
+    const rec = readPidFile(inst.pidFile);
+    if (rec && isSameProcessAlive(rec)) {
+      inst.record = rec;
+      return true;
+    }
+    if (existsSync(inst.pidFile)) {
+      if (!readOnly) removeFile(inst.pidFile);
+      this.staleCleaned.push(inst.name);
+    }
+    return false;
+  }
+
+  /**
+   * The stack a run directory describes (stack.json), with the processes its PID files still
+   * track: what `make status` and `make down` work on. Stale PID files are cleaned (staleCleaned).
+   */
+  static restore(opts: StackOptions & { runDir: string; readOnly?: boolean }): Stack {
+    const stack = new Stack({ ...opts, detach: true });
+    for (const e of readManifest(opts.runDir)) {
+      const inst = stack.instanceFor(e.name, serviceSpec(e.kind), e.port, e.ports ?? {}, e.options ?? {});
+      stack.instances.set(e.name, inst);
+      stack.adoptTracked(inst, opts.readOnly);
+    }
+    return stack;
+  }
+
+  /** Names of the instances this Stack object started itself (not adopted from an earlier run). */
+  startedHere(): string[] {
+    return [...this.instances.values()].filter((i) => i.startedHere).map((i) => i.name);
+  }
+
+  /** One readiness probe of a running instance (false when it is not running). */
+  async healthy(name: string): Promise<boolean> {
+    const inst = this.instances.get(name);
+    if (!inst?.record || !isSameProcessAlive(inst.record)) return false;
+    try {
+      return await inst.spec.ready(inst.ctx);
+    } catch {
+      return false;
+    }
   }
 
   /** Starts one instance (or restarts a stopped one on the same port with the same data). */
@@ -178,8 +282,9 @@ export class Stack {
     if (!inst) {
       inst = await this.createInstance(name, o);
       this.instances.set(name, inst);
+      this.writeManifest();
     }
-    if (inst.record && isSameProcessAlive(inst.record)) return inst.spec.info(inst.ctx);
+    if (this.adoptTracked(inst)) return inst.spec.info(inst.ctx);
     const { ctx, spec } = inst;
 
     for (const p of [ctx.port, ...Object.values(ctx.ports)]) {
@@ -200,6 +305,7 @@ export class Stack {
     child.once('exit', (code, signal) => (exited = code ?? signal));
     child.once('error', (err) => (exited = err.message));
     inst.record = { pid, startTime: processStartTime(pid) ?? -1, command: cmd.bin, name };
+    inst.startedHere = true;
     writePidFile(inst.pidFile, inst.record);
 
     const timeout = spec.readyTimeoutMs ?? 20_000;
@@ -229,6 +335,13 @@ export class Stack {
     removeFile(inst.pidFile);
   }
 
+  /** Stops the named instances (a failed `make up` stops what it started, nothing else). */
+  async stopSome(names: string[]): Promise<void> {
+    const results = await Promise.allSettled(names.map((n) => this.stop(n)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
   /** Stops everything, last started first; removes a temporary run directory. */
   async stopAll(): Promise<void> {
     const names = [...this.instances.keys()].reverse();
@@ -253,6 +366,11 @@ export class Stack {
       port: i.ctx.port,
       log: i.ctx.logFile,
     }));
+  }
+
+  /** Extra named ports of an instance (nginx's status listener …). */
+  extraPorts(name: string): Record<string, number> {
+    return this.instances.get(name)?.ctx.ports ?? {};
   }
 }
 

@@ -1,0 +1,112 @@
+// make down: stops everything `make up` started — the processes its PID files track (native
+// mode) or the compose project (docker mode) — and with --volumes deletes the stack's data, after
+// confirmation unless --yes. A PID file whose process is gone (a crash) is cleaned, and a PID that
+// now belongs to an unrelated process is never signalled (PID files record the start time).
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { Compose, composeCommand, engineStatus } from './lib/docker.js';
+import { UserError } from './lib/errors.js';
+import { readState, runDirFrom } from './lib/local-stack.js';
+import { runScript } from './lib/main.js';
+import { isPortFree, readManifest, Stack } from './lib/services/index.js';
+
+await runScript(
+  {
+    summary: 'Stop the local stack (tracked processes or compose); --volumes also deletes its data.',
+    usage: 'make down [VOLUMES=1] [YES=1]',
+    options: { volumes: { type: 'boolean' }, 'run-dir': { type: 'string' } },
+    optionsHelp: [
+      '      --volumes      also delete the data (databases, metrics, logs) — asks first unless --yes',
+      '      --run-dir DIR  run directory of the native stack (default .run/, or MYTV_RUN_DIR)',
+    ].join('\n'),
+  },
+  async ({ values, flags, out, exec, confirm }) => {
+    const runDir = runDirFrom(values);
+    const volumes = Boolean(values.volumes);
+    const state = readState(runDir);
+
+    if (state?.mode === 'docker') {
+      const engine = await engineStatus();
+      if (!engine.available) {
+        throw new UserError(
+          `the stack was started with Docker compose, but no Docker engine answers (${engine.detail})`,
+          {
+            hint: 'start the Docker engine, then make down again',
+          },
+        );
+      }
+      if (volumes) await confirm('Delete the compose volumes (database, metrics) of the local stack?');
+      const compose = new Compose(exec, await composeCommand(), state.profile);
+      await out.task('docker compose down', () => compose.run(['down', ...(volumes ? ['--volumes'] : [])]));
+      await exec.change(`remove ${path.join(runDir, 'state.json')}`, () =>
+        rmSync(path.join(runDir, 'state.json'), { force: true }),
+      );
+      out.ok(volumes ? 'stopped; volumes deleted' : 'stopped (data kept; VOLUMES=1 deletes it)');
+      return;
+    }
+
+    // Native mode (or nothing recorded): whatever the run directory tracks.
+    if (!existsSync(runDir) || readManifest(runDir).length === 0) {
+      out.ok(`nothing to stop: no local stack in ${runDir}`);
+      return;
+    }
+    const stack = Stack.restore({ runDir, readOnly: flags.dryRun });
+    for (const name of stack.staleCleaned) {
+      out.warn(
+        `${name}: stale PID file (its process is gone, or the PID now belongs to another process) — removed, nothing signalled`,
+      );
+    }
+    const running = stack.status().filter((s) => s.state === 'running');
+    out.heading(`Plan (run directory ${runDir}):`);
+    if (running.length === 0) out.line('  nothing is running');
+    else out.table(running.map((s) => ({ service: s.name, pid: s.pid, port: s.port, action: 'stop' })));
+    if (volumes) out.line(`  delete the data: ${runDir} (databases, metrics, logs)`);
+    if (flags.dryRun) {
+      out.line('dry run: nothing stopped');
+      return;
+    }
+    if (volumes) await confirm(`Delete the local stack's data in ${runDir}?`);
+
+    if (running.length > 0) {
+      await out.task(`stop ${running.length} services`, async (update) => {
+        // Front first (prometheus, exporters, nginx, api), the databases last.
+        const order = running.map((s) => s.name).reverse();
+        const front = order.filter((n) => !['postgres', 'redis'].includes(n));
+        await stack.stopSome(front);
+        update(`${front.length} stopped`);
+        await stack.stopSome(order.filter((n) => ['postgres', 'redis'].includes(n)));
+      });
+    }
+    const stillListening: string[] = [];
+    for (const s of stack.status()) {
+      if (s.state === 'running') stillListening.push(`${s.name} (pid ${s.pid})`);
+      else if (running.some((r) => r.name === s.name) && !(await isPortFree(s.port)))
+        stillListening.push(`port ${s.port}`);
+    }
+    if (stillListening.length > 0) {
+      throw new UserError(`still running after stop: ${stillListening.join(', ')}`, {
+        hint: `see the logs in ${path.join(runDir, 'logs')}`,
+      });
+    }
+    if (volumes) {
+      // Only what the stack wrote: its service directories, logs, PID files and records.
+      const known = [
+        'logs',
+        'pids',
+        'stack.json',
+        'state.json',
+        'api-jwt-secret',
+        ...readManifest(runDir).map((m) => m.name),
+      ];
+      for (const entry of readdirSync(runDir)) {
+        if (known.includes(entry)) {
+          rmSync(path.join(runDir, entry), { recursive: true, force: true });
+        }
+      }
+    }
+    out.ok(
+      `stopped ${running.length} service${running.length === 1 ? '' : 's'}` +
+        (volumes ? '; data deleted' : ' (data kept; VOLUMES=1 deletes it)'),
+    );
+  },
+);

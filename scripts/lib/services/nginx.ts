@@ -1,0 +1,118 @@
+// Nginx from the Debian binary, running the repository's edge config (nginx/, rendered for an
+// environment by scripts/lib/nginx.ts) on loopback: the local site in plain HTTP on the main port,
+// the internal listener (stub_status, /metrics, health) on the 'status' port.
+//   stack.start('nginx', { options: { environment: 'dev', upstreams: ['127.0.0.1:3001'],
+//                                      realIpFrom?: ['127.0.0.2/32'], originLock?: true } })
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { loadEnvironment } from '../environments.js';
+import { UserError } from '../errors.js';
+import { renderNginxConfig, writeNginxConfig, type NginxRateLimit } from '../nginx.js';
+import { requireTool } from '../tools.js';
+import { httpProbe } from './probes.js';
+import type { ServiceContext, ServiceSpec } from './types.js';
+
+export interface NginxServiceOptions {
+  /** Environment whose nginx settings are used (rate limits, origin lock, server name); default 'dev'. */
+  environment?: string;
+  /** API replicas as host:port; default the environment's (127.0.0.1:<api.port>). */
+  upstreams?: string[];
+  /** Peers believed for CF-Connecting-IP (and allowed by the origin lock); default the Cloudflare ranges. */
+  realIpFrom?: string[];
+  /** Refuse peers outside realIpFrom; default false (local clients are not Cloudflare). */
+  originLock?: boolean;
+  rateLimit?: Partial<NginxRateLimit>;
+}
+
+export interface NginxInfo extends Record<string, unknown> {
+  url: string;
+  port: number;
+  statusPort: number;
+  statusUrl: string;
+  accessLog: string;
+  errorLog: string;
+  confDir: string;
+  /** `touch` it to switch the site to maintenance (503), remove it to end. */
+  maintenanceFlag: string;
+  pidFile: string;
+}
+
+function paths(ctx: ServiceContext) {
+  return {
+    confDir: path.join(ctx.dir, 'conf'),
+    accessLog: path.join(ctx.dir, 'access.log'),
+    errorLog: path.join(ctx.dir, 'error.log'),
+    pidFile: path.join(ctx.dir, 'nginx.pid'),
+    tempDir: path.join(ctx.dir, 'tmp'),
+    maintenanceFlag: path.join(ctx.dir, 'maintenance'),
+  };
+}
+
+export const nginxService: ServiceSpec<NginxInfo> = {
+  kind: 'nginx',
+  tools: ['nginx'],
+  extraPorts: ['status'],
+  readyTimeoutMs: 10_000,
+  stopSignal: 'SIGQUIT', // graceful: finish in-flight requests
+  stopGraceMs: 10_000,
+
+  prepare(ctx) {
+    const o = ctx.options as NginxServiceOptions;
+    const p = paths(ctx);
+    const env = loadEnvironment(o.environment ?? 'dev');
+    if (o.upstreams !== undefined && o.upstreams.length === 0)
+      throw new UserError('nginx needs at least one upstream (API replica)', { hint: 'start an api instance first' });
+    const rendered = renderNginxConfig(env, {
+      site: 'local',
+      upstreams: o.upstreams,
+      realIpFrom: o.realIpFrom,
+      // Local clients never come from Cloudflare: the origin lock would refuse all of them, so it
+      // applies only when asked for (tests give realIpFrom with loopback "Cloudflare" peers).
+      originLock: o.originLock ?? false,
+      authenticatedOriginPulls: false,
+      rateLimit: o.rateLimit,
+      listen: { address: ctx.host, http: ctx.port, status: ctx.ports.status, statusAddress: ctx.host },
+      runtime: {
+        user: undefined,
+        workerProcesses: 2,
+        pidFile: p.pidFile,
+        errorLog: p.errorLog,
+        accessLog: p.accessLog,
+        tempDir: p.tempDir,
+        maintenanceFlag: p.maintenanceFlag,
+      },
+      releaseId: 'local',
+    });
+    rmSync(p.confDir, { recursive: true, force: true });
+    mkdirSync(p.tempDir, { recursive: true });
+    writeNginxConfig(rendered, p.confDir);
+    return Promise.resolve();
+  },
+
+  command(ctx) {
+    const p = paths(ctx);
+    return {
+      bin: requireTool('nginx'),
+      args: ['-p', ctx.dir, '-c', path.join(p.confDir, 'nginx.conf'), '-e', p.errorLog, '-g', 'daemon off;'],
+    };
+  },
+
+  ready(ctx) {
+    return httpProbe(`http://${ctx.host}:${ctx.ports.status}/stub_status`);
+  },
+
+  info(ctx) {
+    const p = paths(ctx);
+    return {
+      url: `http://${ctx.host}:${ctx.port}`,
+      port: ctx.port,
+      statusPort: ctx.ports.status,
+      statusUrl: `http://${ctx.host}:${ctx.ports.status}/stub_status`,
+      accessLog: p.accessLog,
+      errorLog: p.errorLog,
+      confDir: p.confDir,
+      maintenanceFlag: p.maintenanceFlag,
+      pidFile: p.pidFile,
+    };
+  },
+};

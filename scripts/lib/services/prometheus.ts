@@ -1,0 +1,86 @@
+// Prometheus 2.x from the Debian package, running the repository's prometheus/prometheus.yml
+// unchanged: the file is copied beside its rules (a link to prometheus/rules) and a targets/
+// folder of file_sd files written for this stack's loopback ports — the only thing that differs
+// from compose, where targets/ names the compose services.
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fromRoot } from '../paths.js';
+import { requireTool } from '../tools.js';
+import { httpProbe } from './probes.js';
+import type { ServiceContext, ServiceSpec } from './types.js';
+
+export interface PrometheusInfo extends Record<string, unknown> {
+  host: string;
+  port: number;
+  url: string;
+  configFile: string;
+}
+
+/** file_sd target groups: one file per job, as prometheus/targets/*.json. */
+export type TargetFiles = Record<string, { target: string; service: string }[]>;
+
+export const prometheusConfigSource = fromRoot('prometheus', 'prometheus.yml');
+export const prometheusRulesSource = fromRoot('prometheus', 'rules');
+
+function configDir(ctx: ServiceContext): string {
+  return path.join(ctx.dir, 'config');
+}
+
+/** Writes the config folder: the repository's file as is, its rules linked, targets for this stack. */
+export function renderPrometheusConfig(dir: string, targets: TargetFiles): string {
+  mkdirSync(path.join(dir, 'targets'), { recursive: true });
+  const file = path.join(dir, 'prometheus.yml');
+  copyFileSync(prometheusConfigSource, file);
+  rmSync(path.join(dir, 'rules'), { force: true, recursive: true });
+  symlinkSync(prometheusRulesSource, path.join(dir, 'rules'));
+  for (const [job, list] of Object.entries(targets)) {
+    const groups = list.map((t) => ({ targets: [t.target], labels: { service: t.service } }));
+    writeFileSync(path.join(dir, 'targets', `${job}.json`), JSON.stringify(groups, null, 2) + '\n');
+  }
+  return file;
+}
+
+export const prometheusService: ServiceSpec<PrometheusInfo> = {
+  kind: 'prometheus',
+  tools: ['prometheus'],
+  readyTimeoutMs: 20_000,
+
+  prepare(ctx) {
+    // Jobs name peers ({ api: ['api-1', 'api-2'] }); this instance scrapes itself too.
+    const jobs = (ctx.options.jobs as Record<string, string[]> | undefined) ?? {};
+    const targets: TargetFiles = { prometheus: [{ target: `${ctx.host}:${ctx.port}`, service: ctx.name }] };
+    for (const [job, names] of Object.entries(jobs)) {
+      targets[job] = names
+        .filter((n) => ctx.peers[n])
+        .map((n) => ({ target: `${String(ctx.peers[n].host)}:${String(ctx.peers[n].port)}`, service: n }));
+    }
+    renderPrometheusConfig(configDir(ctx), targets);
+    return Promise.resolve();
+  },
+
+  command(ctx) {
+    return {
+      bin: requireTool('prometheus'),
+      args: [
+        `--config.file=${path.join(configDir(ctx), 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(ctx.dir, 'data')}`,
+        `--web.listen-address=${ctx.host}:${ctx.port}`,
+        '--storage.tsdb.retention.time=2d',
+        '--web.enable-lifecycle',
+      ],
+    };
+  },
+
+  ready(ctx) {
+    return httpProbe(`http://${ctx.host}:${ctx.port}/-/ready`);
+  },
+
+  info(ctx) {
+    return {
+      host: ctx.host,
+      port: ctx.port,
+      url: `http://${ctx.host}:${ctx.port}`,
+      configFile: path.join(configDir(ctx), 'prometheus.yml'),
+    };
+  },
+};
