@@ -8,7 +8,8 @@ import path from 'node:path';
 import { runMigrations } from '../app/src/db/migrator.js';
 import { seedDatabase } from '../app/src/db/seed.js';
 import { appBuildReason, buildApp } from './lib/app-build.js';
-import { UsageError, UserError } from './lib/errors.js';
+import { intOption } from './lib/cli.js';
+import { UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
 import { renderTable } from './lib/output.js';
 import { repoRoot } from './lib/paths.js';
@@ -101,15 +102,6 @@ async function waitForHttp(url: string, child: ChildProcess, what: string): Prom
 const BASELINE_SOURCE = `const body = process.env.BODY_B64 ? Buffer.from(process.env.BODY_B64, 'base64') : Buffer.from('hello world');
 require('node:http').createServer((q, r) => { r.writeHead(200, { 'content-type': process.env.BODY_B64 ? 'application/json' : 'text/plain' }); r.end(body); }).listen(Number(process.env.PORT), '127.0.0.1');`;
 
-function intFlag(values: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
 await runScript(
   {
     summary: 'Benchmark the cached read endpoints of the built API against a node:http baseline.',
@@ -128,10 +120,10 @@ await runScript(
     ].join('\n'),
   },
   async ({ values, out, flags, exec }) => {
-    const connections = intFlag(values, 'connections', 50, 1, 1000);
-    const duration = intFlag(values, 'duration', 10, 1, 600);
-    const channels = intFlag(values, 'channels', 50, 1, 10_000);
-    const rounds = intFlag(values, 'rounds', 3, 1, 20);
+    const connections = intOption(values['connections'], 'connections', { default: 50, min: 1, max: 1000 });
+    const duration = intOption(values['duration'], 'duration', { default: 10, min: 1, max: 600 });
+    const channels = intOption(values['channels'], 'channels', { default: 50, min: 1, max: 10_000 });
+    const rounds = intOption(values['rounds'], 'rounds', { default: 3, min: 1, max: 20 });
     const children: ChildProcess[] = [];
     let stack: Stack | undefined;
     const stopChildren = async () => {

@@ -2,6 +2,7 @@
 // (.run/logs/*.log, and Nginx's own access/error logs) otherwise — merged by time when several
 // services are asked for; --follow keeps printing what they append.
 import { closeSync, existsSync, openSync, readSync, statSync, readFileSync } from 'node:fs';
+import { intOption } from './lib/cli.js';
 import { Compose, composeCommand } from './lib/docker.js';
 import { UsageError, UserError } from './lib/errors.js';
 import { mergeByTime, readState, runDirFrom } from './lib/local-stack.js';
@@ -61,9 +62,7 @@ await runScript(
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const lines = Number(values.lines ?? 200);
-    if (!Number.isInteger(lines) || lines < 1)
-      throw new UsageError(`--lines must be a positive integer (got ${String(values.lines)})`);
+    const lines = intOption(values.lines, 'lines', { default: 200, min: 1, max: 1_000_000 });
     const follow = Boolean(values.follow);
     const state = readState(runDir);
 

@@ -1,19 +1,11 @@
 // make seed: loads the deterministic dataset (N channels and their programmes around now).
 import { Redis } from 'ioredis';
 import { seedDatabase } from '../app/src/db/seed.js';
+import { intOption } from './lib/cli.js';
 import { UsageError } from './lib/errors.js';
 import { databaseUrlFrom, redactDatabaseUrl } from './lib/db-url.js';
 import { loadEnvironment } from './lib/environments.js';
 import { runScript } from './lib/main.js';
-
-function positiveInt(name: string, raw: unknown, fallback: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw new UsageError(`--${name} must be an integer between 0 and ${max} (got ${JSON.stringify(raw)})`);
-  }
-  return n;
-}
 
 await runScript(
   {
@@ -41,10 +33,14 @@ await runScript(
   async ({ values, out, flags }) => {
     const vars = loadEnvironment(flags.env).vars;
     const url = databaseUrlFrom(values, vars);
-    const channels = positiveInt('channels', values.channels ?? process.env.SEED_CHANNELS, 50, 100_000);
-    const seed = positiveInt('seed', values.seed, 42, 2 ** 31);
-    const hoursBefore = positiveInt('hours-before', values['hours-before'], 12, 24 * 30);
-    const hoursAfter = positiveInt('hours-after', values['hours-after'], 36, 24 * 30);
+    const channels = intOption(values.channels ?? process.env.SEED_CHANNELS, 'channels', {
+      default: 50,
+      min: 0,
+      max: 100_000,
+    });
+    const seed = intOption(values.seed, 'seed', { default: 42, min: 0, max: 2 ** 31 });
+    const hoursBefore = intOption(values['hours-before'], 'hours-before', { default: 12, min: 0, max: 24 * 30 });
+    const hoursAfter = intOption(values['hours-after'], 'hours-after', { default: 36, min: 0, max: 24 * 30 });
     let anchor: Date | undefined;
     if (values.anchor !== undefined) {
       anchor = new Date(String(values.anchor));

@@ -32,6 +32,19 @@ export function envBool(name: string, env: NodeJS.ProcessEnv = process.env): boo
   throw new UsageError(`${name}=${raw} is not a yes/no value`, `use ${name}=1 or leave it unset`);
 }
 
+/** A whole-number option (`--name N`), checked against its range; absent or empty -> the default. */
+export function intOption(raw: unknown, name: string, o: { default: number; min: number; max: number }): number {
+  if (raw === undefined || raw === '') return o.default;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < o.min || n > o.max) {
+    throw new UsageError(
+      `--${name} must be a whole number from ${o.min} to ${o.max} (got ${JSON.stringify(raw)})`,
+      `pass --${name}=N with N in that range`,
+    );
+  }
+  return n;
+}
+
 export interface ParsedCli {
   flags: CommonFlags;
   values: Record<string, string | boolean | string[] | boolean[] | undefined>;

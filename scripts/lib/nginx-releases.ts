@@ -5,8 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { intOption } from './cli.js';
 import type { Environment } from './environments.js';
-import { UsageError, UserError } from './errors.js';
+import { UserError } from './errors.js';
 import type { ScriptContext } from './main.js';
 import { requireTool } from './tools.js';
 import { RELEASE_FILE } from './nginx.js';
@@ -180,11 +181,7 @@ export const DIFF_EXCLUDES = [RELEASE_FILE];
 export const lastLines = (text: string, n = 4): string => text.trim().split('\n').slice(-n).join(' | ');
 
 export function waitLockMs(value: string | undefined): number {
-  if (value === undefined) return 0;
-  const seconds = Number(value);
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600)
-    throw new UsageError(`--wait-lock must be a number of seconds (0-3600), got '${value}'`);
-  return seconds * 1000;
+  return intOption(value, 'wait-lock', { default: 0, min: 0, max: 3600 }) * 1000;
 }
 
 /** Unified diff of two local config trees (release markers left out); empty when equal. */

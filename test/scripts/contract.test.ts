@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseCli } from '../../scripts/lib/cli.js';
+import { intOption, parseCli } from '../../scripts/lib/cli.js';
 import { UsageError } from '../../scripts/lib/errors.js';
 import { runEntryScript } from '../support/run-script.js';
 
@@ -96,6 +96,16 @@ describe('entry-script contract: errors, exit codes, confirmation, dry-run, secr
       expect(fromEnv).to.include({ env: 'staging', dryRun: true, json: true });
       const flagWins = parseCli(['--env', 'prod', '-n'], {}, { env: { ENV: 'staging' } }).flags;
       expect(flagWins).to.include({ env: 'prod', dryRun: true });
+    });
+    it('intOption takes the default when absent and refuses non-integers and out-of-range values', () => {
+      const range = { default: 3, min: 1, max: 20 };
+      expect(intOption(undefined, 'rounds', range)).to.equal(3);
+      expect(intOption('7', 'rounds', range)).to.equal(7);
+      for (const bad of ['abc', '2.5', '0', '21', '-1']) {
+        expect(() => intOption(bad, 'rounds', range), bad)
+          .to.throw(UsageError)
+          .with.property('message', `--rounds must be a whole number from 1 to 20 (got "${bad}")`);
+      }
     });
     it('rejects unknown options and stray arguments', () => {
       expect(() => parseCli(['--nope'], {}, { env: {} })).to.throw(UsageError);
