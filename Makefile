@@ -108,6 +108,10 @@ test: setup lint typecheck ## Lint, type check, then every test with coverage (r
 test-only: $(NPM_STAMP) ## Only the tests, no lint (SPEC=test/scripts GREP=text to narrow)
 	@$(call SCRIPT,test) $(if $(SPEC),--spec=$(SPEC)) $(if $(GREP),--grep="$(GREP)")
 
+.PHONY: generate
+generate: $(NPM_STAMP) ## Rewrite committed files derived from other sources (ARGS=--check fails on a difference)
+	@$(call SCRIPT,generate)
+
 .PHONY: clean
 clean: ## Remove build output and coverage (keeps node_modules, .tools and the local stack's data)
 	rm -rf app/dist coverage
