@@ -91,6 +91,15 @@ rollback-nginx: $(NPM_STAMP) ## Switch ENV's Nginx host back to the previous con
 cloudflare-ips: $(NPM_STAMP) ## Refresh nginx/cloudflare-ips.txt from Cloudflare's lists (validated, diff shown)
 	@$(call SCRIPT,cloudflare-ips)
 
+##@ Cloudflare and R2 (Terraform)
+.PHONY: infra-plan
+infra-plan: $(NPM_STAMP) ## Terraform plan of ENV's Cloudflare zone and R2 buckets, saved and summarised (changes nothing)
+	@$(call SCRIPT,infra-plan)
+
+.PHONY: infra-apply
+infra-apply: $(NPM_STAMP) ## Apply exactly the saved plan to ENV's Cloudflare zone and buckets (DRY_RUN=1 plan only)
+	@$(call SCRIPT,infra-apply)
+
 ##@ Quality
 .PHONY: lint
 lint: $(NPM_STAMP) ## ESLint (type-aware) + Prettier check + yamllint on configs + shellcheck (FIX=1 to fix)
