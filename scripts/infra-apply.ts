@@ -41,8 +41,12 @@ await runScript(
     out.step('verify: a new plan shows no changes');
     const after = await terraform.plan(`${planFile}.verify`);
     if (after === 'changes')
-      out.warn(`${env.name} still differs from terraform/ after the apply (eventual consistency or drift): run make infra-plan ENV=${env.name}`);
-    out.ok(`applied ${plan.changes.length} change(s) to ${env.name}${after === 'no-changes' ? '; a new plan is clean' : ''}`);
+      out.warn(
+        `${env.name} still differs from terraform/ after the apply (eventual consistency or drift): run make infra-plan ENV=${env.name}`,
+      );
+    out.ok(
+      `applied ${plan.changes.length} change(s) to ${env.name}${after === 'no-changes' ? '; a new plan is clean' : ''}`,
+    );
     if (flags.json) out.data({ environment: env.name, applied: plan.changes.length, clean: after === 'no-changes' });
   },
 );

@@ -15,7 +15,12 @@ await runScript(
   async (ctx) => {
     const plan = await planInfrastructure(ctx, { allowDestroy: Boolean(ctx.values['allow-destroy']) });
     if (ctx.flags.json)
-      ctx.out.data({ environment: plan.env.name, planFile: plan.planFile, outcome: plan.outcome, changes: plan.changes });
+      ctx.out.data({
+        environment: plan.env.name,
+        planFile: plan.planFile,
+        outcome: plan.outcome,
+        changes: plan.changes,
+      });
     ctx.out.ok(
       plan.outcome === 'changes'
         ? `plan saved: ${plan.planFile} (${plan.changes.length} change(s)); apply it with make infra-apply ENV=${plan.env.name}`

@@ -23,6 +23,14 @@ locals {
   forbidden_body    = jsonencode({ error = { status = 403, code = "forbidden", message = "not allowed from this network" } })
   unauthorized_body = jsonencode({ error = { status = 401, code = "unauthorized", message = "admin writes need Authorization" } })
   rate_limited_body = jsonencode({ error = { status = 429, code = "rate_limited", message = "too many requests, slow down" } })
+
+  rate_limited_response = {
+    response = {
+      status_code  = 429
+      content_type = "application/json"
+      content      = local.rate_limited_body
+    }
+  }
 }
 
 # Cloudflare Managed Ruleset and the OWASP Core Ruleset (ids are Cloudflare's, the same in every zone).
@@ -123,17 +131,11 @@ resource "cloudflare_ruleset" "rate_limits" {
   phase       = "http_ratelimit"
   rules = flatten([for h in var.zone_hosts : [
     {
-      ref         = "per_ip_${h.environment}"
-      description = "${h.hostname}: every request, per client IP (Nginx zone api_per_ip)"
-      expression  = "(http.host eq \"${h.hostname}\")"
-      action      = "block"
-      action_parameters = {
-        response = {
-          status_code  = 429
-          content_type = "application/json"
-          content      = local.rate_limited_body
-        }
-      }
+      ref               = "per_ip_${h.environment}"
+      description       = "${h.hostname}: every request, per client IP (Nginx zone api_per_ip)"
+      expression        = "(http.host eq \"${h.hostname}\")"
+      action            = "block"
+      action_parameters = local.rate_limited_response
       ratelimit = {
         characteristics     = ["ip.src", "cf.colo.id"]
         period              = h.rate_limit.period
@@ -143,17 +145,11 @@ resource "cloudflare_ruleset" "rate_limits" {
       enabled = true
     },
     {
-      ref         = "admin_writes_per_ip_${h.environment}"
-      description = "${h.hostname}: admin writes, per client IP (Nginx zone admin_write_per_ip)"
-      expression  = "(http.host eq \"${h.hostname}\" and ${local.admin_expression} and not http.request.method in {${join(" ", [for m in h.admin_write_methods_exempt : jsonencode(m)])}})"
-      action      = "block"
-      action_parameters = {
-        response = {
-          status_code  = 429
-          content_type = "application/json"
-          content      = local.rate_limited_body
-        }
-      }
+      ref               = "admin_writes_per_ip_${h.environment}"
+      description       = "${h.hostname}: admin writes, per client IP (Nginx zone admin_write_per_ip)"
+      expression        = "(http.host eq \"${h.hostname}\" and ${local.admin_expression} and not http.request.method in {${join(" ", [for m in h.admin_write_methods_exempt : jsonencode(m)])}})"
+      action            = "block"
+      action_parameters = local.rate_limited_response
       ratelimit = {
         characteristics     = ["ip.src", "cf.colo.id"]
         period              = h.admin_write_rate_limit.period

@@ -69,16 +69,25 @@ export async function planInfrastructure(ctx: ScriptContext, o: { allowDestroy: 
   const constraint = await requiredTerraformVersion();
   const version = await terraform.version();
   if (!semver.satisfies(version, terraformConstraintToRange(constraint)))
-    throw new UserError(`terraform ${version} does not satisfy required_version "${constraint}" (terraform/versions.tf)`, {
-      hint: `install terraform ${constraint}; nothing was changed`,
-    });
+    throw new UserError(
+      `terraform ${version} does not satisfy required_version "${constraint}" (terraform/versions.tf)`,
+      {
+        hint: `install terraform ${constraint}; nothing was changed`,
+      },
+    );
   const status = await checkBackendReachable(credentials.stateEndpoint, target.cloudflare.stateBucket);
   out.table(
     [
       { check: 'environment', value: `${env.name}: ${target.hostname} in zone ${target.cloudflare.zone}` },
       { check: 'terraform', value: `${version} (required ${constraint})` },
-      { check: 'credentials', value: 'CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, TF_STATE_ACCESS_KEY_ID, TF_STATE_SECRET_ACCESS_KEY set' },
-      { check: 'state', value: `${credentials.stateEndpoint}/${target.cloudflare.stateBucket} (HTTP ${status}), ${path.basename(backendConfigPath(env.name))}` },
+      {
+        check: 'credentials',
+        value: 'CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, TF_STATE_ACCESS_KEY_ID, TF_STATE_SECRET_ACCESS_KEY set',
+      },
+      {
+        check: 'state',
+        value: `${credentials.stateEndpoint}/${target.cloudflare.stateBucket} (HTTP ${status}), ${path.basename(backendConfigPath(env.name))}`,
+      },
     ],
     ['check', 'value'],
   );
@@ -102,7 +111,9 @@ export async function planInfrastructure(ctx: ScriptContext, o: { allowDestroy: 
     if (!o.allowDestroy)
       throw new UserError(
         `the plan destroys ${destroys.length} protected resource(s) (${destroys.map((d) => d.address).join(', ')}); refused`,
-        { hint: 'read the plan; if the destruction is intended, run again with ARGS=--allow-destroy. Nothing was applied' },
+        {
+          hint: 'read the plan; if the destruction is intended, run again with ARGS=--allow-destroy. Nothing was applied',
+        },
       );
     out.warn('--allow-destroy given: the destruction above is allowed');
   }

@@ -260,7 +260,10 @@ const header = (env: string, what: string): string =>
 
 /** terraform/env/<env>.tfvars: `name = value` lines, aligned like `terraform fmt` aligns them. */
 export function renderTfvars(vars: TfVars): string {
-  return header(vars.environment, 'rate limits') + hclAttributes({ ...vars }, '') + '\n';
+  const zoneNote = vars.manage_zone
+    ? `# zone_hosts: every environment whose host is in ${vars.zone_name} (this state owns the zone's rules).\n`
+    : '';
+  return header(vars.environment, 'rate limits') + zoneNote + hclAttributes({ ...vars }, '') + '\n';
 }
 
 /** terraform/env/<env>.s3.tfbackend: the state key of this environment in the state bucket. */

@@ -7,7 +7,7 @@
 // with type, address and change.actions (["create"], ["update"], ["delete"], ["delete","create"] …).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseHcl } from '@cdktf/hcl2json';
+import { parseHcl } from './hcl.js';
 import type { Environment } from './environments.js';
 import { UserError } from './errors.js';
 import type { Exec } from './exec.js';
@@ -38,7 +38,8 @@ export function terraformConstraintToRange(constraint: string): string {
       if (!m) throw new Error(`unsupported version constraint '${part.trim()}' in terraform/versions.tf`);
       const [, op = '=', v] = m;
       const parts = v.split('.');
-      if (op === '~>') return parts.length === 3 ? `~${v}` : `>=${parts[0]}.${parts[1] ?? 0}.0 <${Number(parts[0]) + 1}.0.0`;
+      if (op === '~>')
+        return parts.length === 3 ? `~${v}` : `>=${parts[0]}.${parts[1] ?? 0}.0 <${Number(parts[0]) + 1}.0.0`;
       if (op === '!=') return `<${v} || >${v}`;
       return `${op === '=' ? '' : op}${v}`;
     })
@@ -85,10 +86,14 @@ export function infraCredentials(env: Environment): InfraCredentials {
   try {
     url = new URL(endpoint);
   } catch {
-    throw new UserError(`TF_STATE_ENDPOINT is not a URL: ${endpoint}`, { hint: 'unset it to use the account’s R2 endpoint' });
+    throw new UserError(`TF_STATE_ENDPOINT is not a URL: ${endpoint}`, {
+      hint: 'unset it to use the account’s R2 endpoint',
+    });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    throw new UserError(`TF_STATE_ENDPOINT must be http(s): ${endpoint}`, { hint: 'unset it to use the account’s R2 endpoint' });
+    throw new UserError(`TF_STATE_ENDPOINT must be http(s): ${endpoint}`, {
+      hint: 'unset it to use the account’s R2 endpoint',
+    });
   const stateEndpoint = url.origin;
   return {
     stateEndpoint,
@@ -213,7 +218,13 @@ export class TerraformCli {
   async init(): Promise<void> {
     await this.exec.run(
       'terraform',
-      [`-chdir=${this.dir}`, 'init', '-input=false', '-reconfigure', `-backend-config=${path.relative(terraformDir, backendConfigPath(this.envName))}`],
+      [
+        `-chdir=${this.dir}`,
+        'init',
+        '-input=false',
+        '-reconfigure',
+        `-backend-config=${path.relative(terraformDir, backendConfigPath(this.envName))}`,
+      ],
       { env: this.env, readOnly: true },
     );
   }

@@ -6,23 +6,35 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseHcl } from '@cdktf/hcl2json';
-import { allTfVars, backendConfigPath, committedEnvironment, managedEnvironmentNames, tfvarsPath } from '../../scripts/lib/infra-vars.js';
+import { parseHcl } from '../../scripts/lib/hcl.js';
+import {
+  allTfVars,
+  backendConfigPath,
+  committedEnvironment,
+  managedEnvironmentNames,
+  tfvarsPath,
+} from '../../scripts/lib/infra-vars.js';
 import { renderNginxConfig } from '../../scripts/lib/nginx.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { evaluate, interpolate, type CfRequest } from '../support/cf-expression.js';
 
+// hcl2json's output is untyped JSON whose shape is exactly what these tests assert.
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument */
 type Hcl = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const tfDir = fromRoot('terraform');
 const tfFiles = readdirSync(tfDir).filter((f) => f.endsWith('.tf'));
 
 async function parseFile(rel: string): Promise<Hcl> {
-  return (await parseHcl(rel, readFileSync(path.join(tfDir, rel), 'utf8'))) as Hcl;
+  return parseHcl(rel, readFileSync(path.join(tfDir, rel), 'utf8'));
 }
 
 /** Every .tf file merged: resources by type and name, locals, variables … */
-async function config(): Promise<{ resources: Record<string, Record<string, Hcl>>; locals: Record<string, string>; all: Hcl[] }> {
+async function config(): Promise<{
+  resources: Record<string, Record<string, Hcl>>;
+  locals: Record<string, string>;
+  all: Hcl[];
+}> {
   const all = await Promise.all(tfFiles.map(parseFile));
   const resources: Record<string, Record<string, Hcl>> = {};
   const locals: Record<string, string> = {};
@@ -53,7 +65,15 @@ const request = (o: Partial<CfRequest>): CfRequest => ({
 
 describe('terraform/: parses, matches the environments, and has what the zone needs', () => {
   it('every .tf file and every generated tfvars/backend file parses as HCL; a broken file does not', async () => {
-    expect(tfFiles).to.include.members(['versions.tf', 'variables.tf', 'zone.tf', 'dns.tf', 'certificates.tf', 'rules.tf', 'r2.tf']);
+    expect(tfFiles).to.include.members([
+      'versions.tf',
+      'variables.tf',
+      'zone.tf',
+      'dns.tf',
+      'certificates.tf',
+      'rules.tf',
+      'r2.tf',
+    ]);
     for (const f of tfFiles) expect(await parseFile(f), f).to.be.an('object');
     for (const env of managedEnvironmentNames()) {
       await parseFile(path.relative('terraform', tfvarsPath(env)));
@@ -96,7 +116,9 @@ describe('terraform/: parses, matches the environments, and has what the zone ne
       const env = committedEnvironment(h.environment as string);
       const rl = env.nginx!.rateLimit;
       // What one client may send Nginx in the window (rate × period + burst), from the environment file.
-      expect(h.rate_limit.requests_per_period, h.hostname).to.be.greaterThan(rl.perSecond * h.rate_limit.period + rl.burst);
+      expect(h.rate_limit.requests_per_period, h.hostname).to.be.greaterThan(
+        rl.perSecond * h.rate_limit.period + rl.burst,
+      );
       expect(h.admin_write_rate_limit.requests_per_period, h.hostname).to.be.greaterThan(
         (rl.adminWritesPerMinute / 60) * h.admin_write_rate_limit.period + rl.adminBurst,
       );
@@ -118,7 +140,10 @@ describe('terraform/: parses, matches the environments, and has what the zone ne
     expect(cloudflare.version).to.match(/^~> 5\.\d+$/);
     const backend = tf.backend.s3[0] as Hcl;
     expect(backend).to.include({ region: 'auto', use_path_style: true, use_lockfile: true, skip_s3_checksum: true });
-    expect(backend, 'bucket/key come per environment from env/<env>.s3.tfbackend').to.not.have.any.keys('key', 'bucket');
+    expect(backend, 'bucket/key come per environment from env/<env>.s3.tfbackend').to.not.have.any.keys(
+      'key',
+      'bucket',
+    );
     expect(versions.provider.cloudflare[0], 'the token comes from the environment').to.deep.equal({});
   });
 
@@ -149,15 +174,21 @@ describe('terraform/: parses, matches the environments, and has what the zone ne
     const managedIds = (resources.cloudflare_ruleset.waf_managed.rules as Hcl[]).map((r) => r.action_parameters.id);
     expect(managedIds).to.include('efb7b8c949ac4650a09736fc376e9aee'); // Cloudflare Managed Ruleset
     expect(Object.keys(resources.cloudflare_r2_bucket)).to.have.members(['logos', 'backups']);
-    const lifecycle = resources.cloudflare_r2_bucket_lifecycle.backups as Hcl;
+    const lifecycle = resources.cloudflare_r2_bucket_lifecycle.backups;
     expect(lifecycle.bucket_name).to.equal('${cloudflare_r2_bucket.backups.name}');
-    expect(lifecycle.rules[0].delete_objects_transition.condition.max_age).to.equal('${var.backup_retention_days * 86400}');
+    expect(lifecycle.rules[0].delete_objects_transition.condition.max_age).to.equal(
+      '${var.backup_retention_days * 86400}',
+    );
   });
 
   it('rate limit and admin rules are built from zone_hosts with the generated numbers and the exempt methods', async () => {
     const { resources } = await config();
     const rl = resources.cloudflare_ruleset.rate_limits.rules as string;
-    for (const ref of ['h.rate_limit.requests_per_period', 'h.admin_write_rate_limit.requests_per_period', 'h.admin_write_methods_exempt'])
+    for (const ref of [
+      'h.rate_limit.requests_per_period',
+      'h.admin_write_rate_limit.requests_per_period',
+      'h.admin_write_methods_exempt',
+    ])
       expect(rl).to.include(ref);
     expect(rl).to.include('"ip.src"');
     const custom = resources.cloudflare_ruleset.waf_custom.rules as string;
@@ -168,7 +199,9 @@ describe('terraform/: parses, matches the environments, and has what the zone ne
     const { resources, locals } = await config();
     const spellings = edgeMetricsSpellings();
     expect(spellings.length).to.be.at.least(5);
-    const rule = (resources.cloudflare_ruleset.waf_custom.rules as string).match(/ref\s*=\s*"block_metrics"[\s\S]*?expression\s*=\s*"((?:[^"\\]|\\.)*)"/);
+    const rule = (resources.cloudflare_ruleset.waf_custom.rules as string).match(
+      /ref\s*=\s*"block_metrics"[\s\S]*?expression\s*=\s*"((?:[^"\\]|\\.)*)"/,
+    );
     expect(rule, 'block_metrics rule').to.not.equal(null);
     const managed = { ...locals, managed_hosts: '{"api.mytelevision.app" "staging-api.mytelevision.app"}' };
     const expression = interpolate(JSON.parse(`"${rule![1]}"`) as string, managed);
@@ -180,7 +213,9 @@ describe('terraform/: parses, matches the environments, and has what the zone ne
     }
     for (const p of ['/v2/channels', '/metricsx', '/v2/metrics', '/health/live'])
       expect(evaluate(expression, request({ path: p })), p).to.equal(false);
-    expect(evaluate(expression, request({ path: '/metrics', host: 'www.mytelevision.app' })), 'other hosts').to.equal(false);
+    expect(evaluate(expression, request({ path: '/metrics', host: 'www.mytelevision.app' })), 'other hosts').to.equal(
+      false,
+    );
   });
 
   it('cache rules: anonymous reads are eligible (origin Cache-Control decides), admin and Authorization never', async () => {

@@ -128,7 +128,7 @@ export function evaluate(expression: string, req: CfRequest): boolean {
           if (peek()?.text === ',') next();
         }
         next();
-        let v = callFunction(t.text, args);
+        const v = callFunction(t.text, args);
         if (peek()?.text === '[*]') next();
         return v;
       }
@@ -175,7 +175,7 @@ export function evaluate(expression: string, req: CfRequest): boolean {
     while (isWord('and')) {
       next();
       const r = notExpr();
-      v = (v as boolean) && (r as boolean);
+      v = Boolean(v) && Boolean(r);
     }
     return v;
   };
@@ -184,7 +184,7 @@ export function evaluate(expression: string, req: CfRequest): boolean {
     while (isWord('or')) {
       next();
       const r = andExpr();
-      v = (v as boolean) || (r as boolean);
+      v = Boolean(v) || Boolean(r);
     }
     return v;
   };

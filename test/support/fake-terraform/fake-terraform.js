@@ -13,6 +13,7 @@
 // variables it saw (never their values).
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
 
 const scenarioFile = process.env.FAKE_TERRAFORM_SCENARIO;
 if (!scenarioFile) {
@@ -22,7 +23,14 @@ if (!scenarioFile) {
 const scenario = JSON.parse(readFileSync(scenarioFile, 'utf8'));
 const dir = path.dirname(scenarioFile);
 let argv = process.argv.slice(2);
-const CREDENTIALS = ['CLOUDFLARE_API_TOKEN', 'TF_VAR_account_id', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_ENDPOINT_URL_S3', 'TF_DATA_DIR'];
+const CREDENTIALS = [
+  'CLOUDFLARE_API_TOKEN',
+  'TF_VAR_account_id',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_ENDPOINT_URL_S3',
+  'TF_DATA_DIR',
+];
 appendFileSync(
   path.join(dir, 'calls.jsonl'),
   JSON.stringify({ argv, env: CREDENTIALS.filter((n) => process.env[n]) }) + '\n',
@@ -44,7 +52,10 @@ const positional = rest.filter((a) => !a.startsWith('-'));
 switch (command) {
   case 'version':
     if (rest.includes('-json'))
-      process.stdout.write(JSON.stringify({ terraform_version: scenario.version, platform: 'linux_amd64', provider_selections: {} }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ terraform_version: scenario.version, platform: 'linux_amd64', provider_selections: {} }) +
+          '\n',
+      );
     else process.stdout.write(`Terraform v${scenario.version}\non linux_amd64\n`);
     break;
   case 'init': {
@@ -67,8 +78,14 @@ switch (command) {
     const step = scenario.plans[Math.min(n, scenario.plans.length - 1)];
     if (step.exit !== 0 && step.exit !== 2) fail(step.stderr ?? 'plan failed', step.exit);
     const out = option('out');
-    if (out) writeFileSync(out, JSON.stringify({ fakePlan: n + 1, plan: step.plan ?? { format_version: '1.2', resource_changes: [] } }));
-    process.stdout.write(step.exit === 2 ? 'Plan: changes.\n' : 'No changes. Your infrastructure matches the configuration.\n');
+    if (out)
+      writeFileSync(
+        out,
+        JSON.stringify({ fakePlan: n + 1, plan: step.plan ?? { format_version: '1.2', resource_changes: [] } }),
+      );
+    process.stdout.write(
+      step.exit === 2 ? 'Plan: changes.\n' : 'No changes. Your infrastructure matches the configuration.\n',
+    );
     process.exit(step.exit);
     break;
   }
