@@ -3,7 +3,7 @@
 // production, apply of exactly that saved plan, then a second plan to verify nothing is left.
 // --dry-run stops after the plan.
 import { UserError } from './lib/errors.js';
-import { planInfrastructure } from './lib/infra-plan.js';
+import { planInfrastructure } from './lib/infra/plan.js';
 import { runScript } from './lib/main.js';
 
 await runScript(

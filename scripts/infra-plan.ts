@@ -2,7 +2,7 @@
 // zone and R2 buckets: preflight, init, a saved plan summarised per resource type and action.
 // Changes nothing; fails when the plan destroys a DNS record, zone setting or bucket unless
 // --allow-destroy (so a CI plan of such a change is red).
-import { planInfrastructure } from './lib/infra-plan.js';
+import { planInfrastructure } from './lib/infra/plan.js';
 import { runScript } from './lib/main.js';
 
 await runScript(

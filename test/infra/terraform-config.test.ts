@@ -6,15 +6,15 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseHcl } from '../../scripts/lib/hcl.js';
+import { parseHcl } from '../../scripts/lib/infra/hcl.js';
 import {
   allTfVars,
   backendConfigPath,
   committedEnvironment,
   managedEnvironmentNames,
   tfvarsPath,
-} from '../../scripts/lib/infra-vars.js';
-import { renderNginxConfig } from '../../scripts/lib/nginx.js';
+} from '../../scripts/lib/infra/vars.js';
+import { renderNginxConfig } from '../../scripts/lib/edge/render.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { evaluate, interpolate, type CfRequest } from '../support/cf-expression.js';
 

@@ -1,5 +1,5 @@
 // terraform/env/<env>.tfvars and <env>.s3.tfbackend for every environment with a cloudflare block,
-// from environments/<env>.yaml and the Nginx config rendered for it (scripts/lib/infra-vars.ts).
+// from environments/<env>.yaml and the Nginx config rendered for it (scripts/lib/infra/vars.ts).
 import {
   allTfVars,
   backendConfigPath,
@@ -7,7 +7,7 @@ import {
   renderBackendConfig,
   renderTfvars,
   tfvarsPath,
-} from '../infra-vars.js';
+} from '../infra/vars.js';
 import type { GeneratedFile, Generator } from './index.js';
 
 export const terraformTfvars: Generator = {

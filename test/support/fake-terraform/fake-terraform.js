@@ -1,5 +1,5 @@
 // A stand-in for the terraform CLI, following its documented contract closely enough for the
-// orchestration in scripts/lib/terraform.ts to run every path:
+// orchestration in scripts/lib/infra/terraform-cli.ts to run every path:
 //   terraform version -json            → {"terraform_version": …}
 //   terraform -chdir=DIR init … -backend-config=FILE   (FILE relative to DIR must exist)
 //   terraform -chdir=DIR plan -detailed-exitcode -var-file=FILE -out=PLAN

@@ -1,6 +1,6 @@
 // The Terraform CLI for terraform/ (Cloudflare zone and R2 buckets): version pin, credentials,
 // state backend reachability, init/plan/show/apply, and what a saved plan would do. Used by
-// scripts/infra-plan.ts and scripts/infra-apply.ts.
+// scripts/infra-plan.ts and scripts/infra-apply.ts (through plan.ts).
 // CLI contract (developer.hashicorp.com/terraform/cli/commands/plan): `plan -detailed-exitcode`
 // exits 0 = no changes, 1 = error, 2 = changes present; `show -json PLAN` prints the plan
 // representation (developer.hashicorp.com/terraform/internals/json-format): resource_changes[]
@@ -8,11 +8,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseHcl } from './hcl.js';
-import type { Environment } from './environments.js';
-import { UserError } from './errors.js';
-import type { Exec } from './exec.js';
-import { backendConfigPath, terraformDir, tfvarsPath } from './infra-vars.js';
-import { defaultRunDir, fromRoot } from './paths.js';
+import type { Environment } from '../environments.js';
+import { UserError } from '../errors.js';
+import type { Exec } from '../exec.js';
+import { backendConfigPath, terraformDir, tfvarsPath } from './vars.js';
+import { defaultRunDir, fromRoot } from '../paths.js';
 
 /** Resource types whose destruction takes the API off the air or loses data: refused without --allow-destroy. */
 export const PROTECTED_TYPES = ['cloudflare_dns_record', 'cloudflare_zone_setting', 'cloudflare_r2_bucket'];

@@ -4,11 +4,11 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
-import { loadEnvironment, type Environment } from './environments.js';
-import { UserError } from './errors.js';
-import { allTfVars, backendConfigPath, cloudflareTarget, renderTfvars, tfvarsPath } from './infra-vars.js';
-import type { ScriptContext } from './main.js';
-import { fromRoot } from './paths.js';
+import { loadEnvironment, type Environment } from '../environments.js';
+import { UserError } from '../errors.js';
+import { allTfVars, backendConfigPath, cloudflareTarget, renderTfvars, tfvarsPath } from './vars.js';
+import type { ScriptContext } from '../main.js';
+import { fromRoot } from '../paths.js';
 import {
   checkBackendReachable,
   infraCredentials,
@@ -21,8 +21,8 @@ import {
   terraformWorkDir,
   type PlannedChange,
   type PlanOutcome,
-} from './terraform.js';
-import { findTool } from './tools.js';
+} from './terraform-cli.js';
+import { findTool } from '../tools.js';
 
 export interface InfraPlan {
   env: Environment;
