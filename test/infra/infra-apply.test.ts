@@ -92,6 +92,7 @@ describe('make infra-plan / infra-apply against a terraform stand-in', function 
     writeFileSync(scenarioFile, JSON.stringify({ version: '1.14.2', ...scenario }));
     const emptyDotenv = path.join(dir, 'dotenv');
     const r = await runEntryScript(`scripts/${script}.ts`, args, {
+      timeoutMs: 180_000, // a loaded machine starts node slowly; no assertion depends on time
       env: {
         PATH: `${FAKE_BIN}${path.delimiter}${process.env.PATH}`,
         FAKE_TERRAFORM_SCENARIO: scenarioFile,
