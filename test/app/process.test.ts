@@ -62,7 +62,7 @@ describe('app: the built process (logs, shutdown)', function () {
       expect(line).to.include({
         level: 'info',
         log_type: 'access',
-        message: 'request',
+        msg: 'request',
         method: 'GET',
         route: '/v2/channels/:slug',
         status: 200,
@@ -156,7 +156,7 @@ describe('app: the built process (logs, shutdown)', function () {
         expect(a).to.have.keys([
           'timestamp',
           'level',
-          'message',
+          'msg',
           'log_type',
           'actor',
           'actor_key',
@@ -238,7 +238,7 @@ describe('app: the built process (logs, shutdown)', function () {
       } finally {
         await release(lock);
       }
-      const messages = app.logs().map((l) => l.message);
+      const messages = app.logs().map((l) => l.msg);
       expect(messages).to.include.members([
         'shutdown started: readiness is now 503',
         'stopped accepting connections; draining',
@@ -263,7 +263,7 @@ describe('app: the built process (logs, shutdown)', function () {
         expect(await app.exited).to.equal(0);
         expect(Date.now() - t0).to.be.within(700, 8000);
         expect(await slow).to.equal('aborted');
-        expect(app.logs().map((l) => l.message)).to.include('drain timeout reached; closing remaining connections');
+        expect(app.logs().map((l) => l.msg)).to.include('drain timeout reached; closing remaining connections');
       } finally {
         await release(lock);
       }
