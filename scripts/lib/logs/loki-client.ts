@@ -112,7 +112,8 @@ export class LokiClient {
     const out: LokiEntry[] = [];
     const seen = new Set<string>();
     while (out.length < limit) {
-      const page = await this.page(logql, start, end, Math.min(pageSize, limit - out.length), 'backward');
+      const asked = Math.min(pageSize, limit - out.length + 1); // +1: the boundary entry comes back
+      const page = await this.page(logql, start, end, asked, 'backward');
       const fresh = page.filter((e) => {
         const key = `${e.ns}\u0000${JSON.stringify(e.labels)}\u0000${e.line}`;
         if (seen.has(key)) return false;
@@ -120,7 +121,7 @@ export class LokiClient {
         return true;
       });
       out.push(...fresh);
-      if (page.length < pageSize || fresh.length === 0) break;
+      if (page.length < asked || fresh.length === 0) break;
       const oldest = page.reduce((min, e) => (e.ns < min ? e.ns : min), page[0].ns);
       end = oldest + 1n;
     }
