@@ -45,12 +45,16 @@ class FakeLoki {
     if (url.pathname !== '/loki/api/v1/query_range') return text(404, '404 page not found');
     if (!req.headers['x-scope-orgid']) return text(401, 'no org id');
     const failure = this.failures.shift();
-    if (failure) return text(failure.status, failure.body, failure.retryAfter ? { 'retry-after': failure.retryAfter } : {});
+    if (failure)
+      return text(failure.status, failure.body, failure.retryAfter ? { 'retry-after': failure.retryAfter } : {});
     const query = url.searchParams.get('query') ?? '';
     if (!query.startsWith('{')) return text(400, 'parse error at line 1, col 1: syntax error: unexpected IDENTIFIER');
     const limit = Number(url.searchParams.get('limit') ?? 100);
     if (limit > this.maxEntriesLimit)
-      return text(400, `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${this.maxEntriesLimit})`);
+      return text(
+        400,
+        `max entries limit per query exceeded, limit > max_entries_limit_per_query (${limit} > ${this.maxEntriesLimit})`,
+      );
     const start = BigInt(url.searchParams.get('start')!);
     const end = BigInt(url.searchParams.get('end')!);
     const backward = url.searchParams.get('direction') !== 'forward';
@@ -69,7 +73,11 @@ class FakeLoki {
     res.end(
       JSON.stringify({
         status: 'success',
-        data: { resultType: 'streams', result: [...streams.values()], stats: { summary: { totalEntriesReturned: page.length } } },
+        data: {
+          resultType: 'streams',
+          result: [...streams.values()],
+          stats: { summary: { totalEntriesReturned: page.length } },
+        },
       }),
     );
   }
@@ -128,9 +136,18 @@ describe('logs: the Loki client against a stand-in following the HTTP API', func
 
   it('retries 429 and 5xx with backoff, honouring Retry-After', async function () {
     seed(loki, 5);
-    loki.failures.push({ status: 429, body: 'Too Many Requests', retryAfter: '0' }, { status: 500, body: 'internal' }, { status: 503, body: 'unavailable' });
+    loki.failures.push(
+      { status: 429, body: 'Too Many Requests', retryAfter: '0' },
+      { status: 500, body: 'internal' },
+      { status: 503, body: 'unavailable' },
+    );
     const retries: string[] = [];
-    const entries = await client({ onRetry: (_a, why, wait) => retries.push(`${why} ${wait}`) }).queryRange('{env="prod"}', T0, T0 + 1000, 10);
+    const entries = await client({ onRetry: (_a, why, wait) => retries.push(`${why} ${wait}`) }).queryRange(
+      '{env="prod"}',
+      T0,
+      T0 + 1000,
+      10,
+    );
     expect(entries).to.have.length(5);
     expect(retries).to.deep.equal(['429 Too Many Requests 0', '500 internal 10', '503 unavailable 20']);
   });
@@ -145,18 +162,51 @@ describe('logs: the Loki client against a stand-in following the HTTP API', func
   });
 
   it('turns a 400 into one clear error without retrying, and a missing tenant into a credentials error', async function () {
-    const err = await client().queryRange('nonsense', T0, T0 + 1000, 10).catch((e: unknown) => e);
-    expect((err as Error).message).to.equal('Loki refused the query (400): parse error at line 1, col 1: syntax error: unexpected IDENTIFIER');
+    const err = await client()
+      .queryRange('nonsense', T0, T0 + 1000, 10)
+      .catch((e: unknown) => e);
+    expect((err as Error).message).to.equal(
+      'Loki refused the query (400): parse error at line 1, col 1: syntax error: unexpected IDENTIFIER',
+    );
     expect(loki.requests).to.have.length(1);
-    const noTenant = await client({ tenant: undefined }).queryRange('{env="prod"}', T0, T0 + 1000, 10).catch((e: unknown) => e);
+    const noTenant = await client({ tenant: undefined })
+      .queryRange('{env="prod"}', T0, T0 + 1000, 10)
+      .catch((e: unknown) => e);
     expect((noTenant as Error).message).to.equal('Loki refused the credentials (401): no org id');
   });
 
   it('make logs ENV=prod queries Loki with the built LogQL and prints aligned entries; JSON output for tools', async function () {
     const now = Date.now();
     loki.entries.push(
-      { ns: ns(now - 2000), labels: { env: 'prod', service: 'nginx' }, line: JSON.stringify({ timestamp: new Date(now - 2000).toISOString(), level: 'error', msg: 'request', method: 'GET', path: '/v2/x', status: 502, duration_ms: 12, request_id: 'r-1' }) },
-      { ns: ns(now - 1000), labels: { env: 'prod', service: 'api' }, line: JSON.stringify({ timestamp: new Date(now - 1000).toISOString(), level: 'error', msg: 'request', method: 'GET', route: '/v2/x', path: '/v2/x', status: 500, duration_ms: 7.5, request_id: 'r-1' }) },
+      {
+        ns: ns(now - 2000),
+        labels: { env: 'prod', service: 'nginx' },
+        line: JSON.stringify({
+          timestamp: new Date(now - 2000).toISOString(),
+          level: 'error',
+          msg: 'request',
+          method: 'GET',
+          path: '/v2/x',
+          status: 502,
+          duration_ms: 12,
+          request_id: 'r-1',
+        }),
+      },
+      {
+        ns: ns(now - 1000),
+        labels: { env: 'prod', service: 'api' },
+        line: JSON.stringify({
+          timestamp: new Date(now - 1000).toISOString(),
+          level: 'error',
+          msg: 'request',
+          method: 'GET',
+          route: '/v2/x',
+          path: '/v2/x',
+          status: 500,
+          duration_ms: 7.5,
+          request_id: 'r-1',
+        }),
+      },
     );
     const env = { PROD_LOKI_URL: loki.url, LOKI_USERNAME: 'ops', LOKI_PASSWORD: 'not-shown-anywhere' };
     const r = await runEntryScript('scripts/logs.ts', ['--env=prod', '--view=errors', '--since=5m'], { env });
@@ -168,7 +218,13 @@ describe('logs: the Loki client against a stand-in following the HTTP API', func
     expect(lines[1]).to.match(/^\S+Z {2}api {7}ERROR {2}request {2}GET \/v2\/x 500 7.5ms request_id=r-1$/);
     expect(loki.requests[0].searchParams.get('query')).to.equal('{env="prod", service=~".+", level=~"error"}');
     const json = await runEntryScript('scripts/logs.ts', ['--env=prod', '--output=json', '--request-id=r-1'], { env });
-    const objects = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { service: string; fields: { status: number } });
-    expect(objects.map((o) => [o.service, o.fields.status])).to.deep.equal([['nginx', 502], ['api', 500]]);
+    const objects = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { service: string; fields: { status: number } });
+    expect(objects.map((o) => [o.service, o.fields.status])).to.deep.equal([
+      ['nginx', 502],
+      ['api', 500],
+    ]);
   });
 });

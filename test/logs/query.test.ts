@@ -50,8 +50,13 @@ describe('logs: the LogQL builder', function () {
 
   it('reads windows: SINCE, FROM/TO (ISO or a duration ago), ranges of status', function () {
     expect(buildLogQuery('dev', { since: '15m' }, NOW)).to.include({ from: NOW - 900_000, to: NOW });
-    expect(buildLogQuery('dev', { from: '2h', to: '1h30m' }, NOW)).to.include({ from: NOW - 7_200_000, to: NOW - 5_400_000 });
-    expect(buildLogQuery('dev', { from: '2026-11-29T10:00:00Z' }, NOW).from).to.equal(Date.parse('2026-11-29T10:00:00Z'));
+    expect(buildLogQuery('dev', { from: '2h', to: '1h30m' }, NOW)).to.include({
+      from: NOW - 7_200_000,
+      to: NOW - 5_400_000,
+    });
+    expect(buildLogQuery('dev', { from: '2026-11-29T10:00:00Z' }, NOW).from).to.equal(
+      Date.parse('2026-11-29T10:00:00Z'),
+    );
     expect(buildLogQuery('dev', { status: '500-504' }, NOW).status).to.deep.equal({ min: 500, max: 504 });
   });
 
@@ -78,17 +83,28 @@ describe('logs: the LogQL builder', function () {
 
   it('the local filter means what the LogQL means', function () {
     const q = buildLogQuery('dev', { service: 'api', level: 'warn', status: '5xx', slowerThan: '100ms' }, NOW);
-    const line = (f: Record<string, unknown>) => ({ service: 'api-1', time: NOW - 1000, line: JSON.stringify(f), fields: f });
+    const line = (f: Record<string, unknown>) => ({
+      service: 'api-1',
+      time: NOW - 1000,
+      line: JSON.stringify(f),
+      fields: f,
+    });
     expect(matchesQuery(q, line({ level: 'error', status: 503, duration_ms: 120 }))).to.equal(true);
     expect(matchesQuery(q, line({ level: 'info', status: 503, duration_ms: 120 }))).to.equal(false);
     expect(matchesQuery(q, line({ level: 'error', status: 503, duration_ms: 80 }))).to.equal(false);
     expect(matchesQuery(q, line({ level: 'error', status: 404, duration_ms: 120 }))).to.equal(false);
-    expect(matchesQuery(q, { ...line({ level: 'error', status: 503, duration_ms: 120 }), service: 'nginx:access' })).to.equal(false);
-    expect(matchesQuery(q, { ...line({ level: 'error', status: 503, duration_ms: 120 }), time: NOW - 7_200_000 })).to.equal(false);
+    expect(
+      matchesQuery(q, { ...line({ level: 'error', status: 503, duration_ms: 120 }), service: 'nginx:access' }),
+    ).to.equal(false);
+    expect(
+      matchesQuery(q, { ...line({ level: 'error', status: 503, duration_ms: 120 }), time: NOW - 7_200_000 }),
+    ).to.equal(false);
   });
 
   it('make logs prints one error line and exits 2 on a bad option, before any query', async function () {
-    const r = await runEntryScript('scripts/logs.ts', ['--env=prod'], { env: { LEVEL: 'loud', PROD_LOKI_URL: 'http://127.0.0.1:9' } });
+    const r = await runEntryScript('scripts/logs.ts', ['--env=prod'], {
+      env: { LEVEL: 'loud', PROD_LOKI_URL: 'http://127.0.0.1:9' },
+    });
     expect(r.code).to.equal(2);
     expect(r.stderr.split('\n')[0]).to.equal("error: unknown level 'loud'");
     expect(r.stdout).to.equal('');

@@ -66,7 +66,12 @@ export const logsDefinition: ScriptDefinition = {
 };
 
 /** Option from its flag, else its make variable (exported to the script's environment by make). */
-function opt(values: ScriptContext['values'], flag: string, variable: string, env: NodeJS.ProcessEnv): string | undefined {
+function opt(
+  values: ScriptContext['values'],
+  flag: string,
+  variable: string,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
   const v = values[flag];
   if (typeof v === 'string') return v;
   const e = env[variable];
@@ -74,7 +79,11 @@ function opt(values: ScriptContext['values'], flag: string, variable: string, en
 }
 
 /** The raw options of a run: flags, make variables, then the view's defaults. */
-export function rawOptions(values: ScriptContext['values'], env: NodeJS.ProcessEnv, environment: Pick<Environment, 'slo'>): { raw: RawLogOptions; view?: View } {
+export function rawOptions(
+  values: ScriptContext['values'],
+  env: NodeJS.ProcessEnv,
+  environment: Pick<Environment, 'slo'>,
+): { raw: RawLogOptions; view?: View } {
   const viewRaw = opt(values, 'view', 'VIEW', env);
   if (viewRaw !== undefined && !(VIEWS as readonly string[]).includes(viewRaw))
     throw new UsageError(`unknown view '${viewRaw}'`, `pass --view=${VIEWS.join('|')}`);
@@ -103,7 +112,11 @@ export function rawOptions(values: ScriptContext['values'], env: NodeJS.ProcessE
   }
   if (view === 'audit') raw.logType ??= 'audit';
   if (view === 'request') {
-    if (!raw.requestId) throw new UsageError('make logs-request needs REQUEST_ID=', 'copy it from an X-Request-Id header: make logs-request REQUEST_ID=…');
+    if (!raw.requestId)
+      throw new UsageError(
+        'make logs-request needs REQUEST_ID=',
+        'copy it from an X-Request-Id header: make logs-request REQUEST_ID=…',
+      );
     if (!raw.from) raw.since ??= '24h';
   }
   return { raw, view };
@@ -112,7 +125,10 @@ export function rawOptions(values: ScriptContext['values'], env: NodeJS.ProcessE
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The body of every logs entry script; `forceLocal` = make logs-local. */
-export async function runLogs(ctx: ScriptContext, o: { forceLocal?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+export async function runLogs(
+  ctx: ScriptContext,
+  o: { forceLocal?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<void> {
   const envVars = o.env ?? process.env;
   const environment = loadEnvironment(ctx.flags.env);
   const { raw } = rawOptions(ctx.values, envVars, environment);
@@ -141,7 +157,13 @@ export async function runLogs(ctx: ScriptContext, o: { forceLocal?: boolean; env
   const logql = toLogQL(q);
   if (ctx.flags.verbose) ctx.out.warn(`LogQL: ${logql}`);
   const toEntries = (list: LokiEntry[]): LogEntry[] =>
-    list.map((e) => ({ time: Number(e.ns / 1_000_000n), service: e.labels.service ?? '?', line: e.line, labels: e.labels, fields: jsonFields(e.line) }));
+    list.map((e) => ({
+      time: Number(e.ns / 1_000_000n),
+      service: e.labels.service ?? '?',
+      line: e.line,
+      labels: e.labels,
+      fields: jsonFields(e.line),
+    }));
   const first = await client.queryRange(logql, q.from, q.to, q.limit);
   print(toEntries(first));
   if (!q.follow) {
@@ -163,14 +185,26 @@ async function runLocal(ctx: ScriptContext, q: LogQuery, print: (e: LogEntry[]) 
   if (state?.mode === 'docker') {
     // Compose keeps the containers' logs: read them once and filter them here, as the native files.
     const compose = new Compose(ctx.exec, await composeCommand(), state.profile);
-    const r = await compose.run(['logs', '--no-color', '--no-log-prefix', '--timestamps', ...q.services], { readOnly: true, nothrow: true });
+    const r = await compose.run(['logs', '--no-color', '--no-log-prefix', '--timestamps', ...q.services], {
+      readOnly: true,
+      nothrow: true,
+    });
     if (r.exitCode !== 0) throw new UserError(`docker compose logs failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
-    const entries = r.stdout.split('\n').filter(Boolean).map((l) => toEntry('compose', l.replace(/^\S+ /, '')));
-    print(mergeByTime([entries]).filter((e) => matchesQuery(q, e)).slice(-q.limit));
+    const entries = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => toEntry('compose', l.replace(/^\S+ /, '')));
+    print(
+      mergeByTime([entries])
+        .filter((e) => matchesQuery(q, e))
+        .slice(-q.limit),
+    );
     return;
   }
   if (readManifest(runDir).length === 0) {
-    throw new UserError(`no local stack in ${runDir}: there are no logs to show`, { hint: 'start it with: make up (or give ENV= an environment with Loki)' });
+    throw new UserError(`no local stack in ${runDir}: there are no logs to show`, {
+      hint: 'start it with: make up (or give ENV= an environment with Loki)',
+    });
   }
   const sources = nativeSources(runDir, q.services);
   print(queryLocal(q, sources));

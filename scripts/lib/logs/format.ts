@@ -7,7 +7,20 @@ import type { LogEntry } from './local.js';
 const LEVEL_COLOUR = { error: 'red', warn: 'yellow', info: 'green', debug: 'dim' } as const;
 
 /** Fields shown by name after the message, in this order, when present. */
-const SHOWN = ['method', 'route', 'path', 'status', 'duration_ms', 'request_id', 'upstream_addr', 'actor', 'action', 'target', 'outcome', 'error'];
+const SHOWN = [
+  'method',
+  'route',
+  'path',
+  'status',
+  'duration_ms',
+  'request_id',
+  'upstream_addr',
+  'actor',
+  'action',
+  'target',
+  'outcome',
+  'error',
+];
 
 function isoTime(ms: number): string {
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : ''.padEnd(24);
@@ -17,7 +30,12 @@ function isoTime(ms: number): string {
 export function formatEntry(e: LogEntry, format: OutputFormat, serviceWidth = 8, stream = process.stdout): string {
   if (format === 'raw') return e.line;
   if (format === 'json') {
-    return JSON.stringify({ time: isoTime(e.time).trim() || null, service: e.service, labels: e.labels, ...(e.fields ? { fields: e.fields } : { line: e.line }) });
+    return JSON.stringify({
+      time: isoTime(e.time).trim() || null,
+      service: e.service,
+      labels: e.labels,
+      ...(e.fields ? { fields: e.fields } : { line: e.line }),
+    });
   }
   const service = e.service.padEnd(serviceWidth);
   const f = e.fields;
@@ -26,7 +44,13 @@ export function formatEntry(e: LogEntry, format: OutputFormat, serviceWidth = 8,
   const colour = LEVEL_COLOUR[level as keyof typeof LEVEL_COLOUR];
   const levelText = level.toUpperCase().padEnd(5);
   const details = SHOWN.filter((k) => f[k] !== undefined && f[k] !== '' && !(k === 'path' && f.route))
-    .map((k) => (k === 'duration_ms' ? `${String(f[k])}ms` : k === 'method' || k === 'route' || k === 'path' || k === 'status' ? String(f[k]) : `${k}=${String(f[k])}`))
+    .map((k) =>
+      k === 'duration_ms'
+        ? `${String(f[k])}ms`
+        : k === 'method' || k === 'route' || k === 'path' || k === 'status'
+          ? String(f[k])
+          : `${k}=${String(f[k])}`,
+    )
     .join(' ');
   const msg = typeof f.msg === 'string' ? f.msg : typeof f.message === 'string' ? f.message : '';
   return `${isoTime(e.time)}  ${service}  ${colour ? paint(levelText, colour, stream) : levelText}  ${msg}${details ? `  ${details}` : ''}`;

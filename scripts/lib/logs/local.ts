@@ -49,7 +49,15 @@ const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
 function localTime(y: string, mo: number, d: string, hms: string): number {
   const [h, mi, s] = hms.split(':');
   const sec = Number(s);
-  return new Date(Number(y), mo - 1, Number(d), Number(h), Number(mi), Math.floor(sec), Math.round((sec % 1) * 1000)).getTime();
+  return new Date(
+    Number(y),
+    mo - 1,
+    Number(d),
+    Number(h),
+    Number(mi),
+    Math.floor(sec),
+    Math.round((sec % 1) * 1000),
+  ).getTime();
 }
 
 /**
@@ -67,7 +75,12 @@ export function lineTime(line: string): number {
   if (m) {
     const zone = m[5];
     if (!zone) return localTime(m[1], Number(m[2]), m[3], m[4]);
-    const offset = zone === 'Z' || zone === 'UTC' || zone === 'GMT' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.replace(/(\d\d)(\d\d)$/, '$1:$2');
+    const offset =
+      zone === 'Z' || zone === 'UTC' || zone === 'GMT'
+        ? 'Z'
+        : zone.length === 3
+          ? `${zone}:00`
+          : zone.replace(/(\d\d)(\d\d)$/, '$1:$2');
     return Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}${offset}`);
   }
   m = /(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d\d:\d\d:\d\d(?:\.\d+)?)/.exec(line); // Redis
@@ -119,7 +132,10 @@ export class FileFollower {
   private readonly offsets: number[];
   private readonly pending: Buffer[];
 
-  constructor(private readonly sources: Source[], o: { fromStart?: boolean } = {}) {
+  constructor(
+    private readonly sources: Source[],
+    o: { fromStart?: boolean } = {},
+  ) {
     this.offsets = sources.map((s) => (o.fromStart || !existsSync(s.file) ? 0 : statSync(s.file).size));
     this.pending = sources.map(() => Buffer.alloc(0));
   }

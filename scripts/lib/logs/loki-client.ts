@@ -66,7 +66,8 @@ export class LokiClient {
         const body = await res.text();
         if (res.ok) {
           const parsed = JSON.parse(body) as StreamsResponse;
-          if (parsed.status !== 'success') throw new UserError(`Loki answered status ${parsed.status}: ${parsed.error ?? body.slice(0, 200)}`);
+          if (parsed.status !== 'success')
+            throw new UserError(`Loki answered status ${parsed.status}: ${parsed.error ?? body.slice(0, 200)}`);
           return parsed;
         }
         const message = body.trim().split('\n')[0].slice(0, 300);
@@ -134,7 +135,13 @@ export class LokiClient {
     return sortByTime(entries);
   }
 
-  private async page(logql: string, start: bigint, end: bigint, limit: number, direction: 'forward' | 'backward'): Promise<LokiEntry[]> {
+  private async page(
+    logql: string,
+    start: bigint,
+    end: bigint,
+    limit: number,
+    direction: 'forward' | 'backward',
+  ): Promise<LokiEntry[]> {
     const r = await this.get('loki/api/v1/query_range', {
       query: logql,
       start: start.toString(),

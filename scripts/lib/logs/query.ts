@@ -133,9 +133,13 @@ export function buildLogQuery(env: string, o: RawLogOptions, now = Date.now()): 
   if (o.follow && o.to) throw new UsageError('FOLLOW=1 with TO=', 'following reads new lines: drop TO=');
   const requestId = o.requestId?.trim() || undefined;
   if (requestId && !REQUEST_ID.test(requestId))
-    throw new UsageError(`REQUEST_ID=${requestId} is not a request id`, 'copy it from an X-Request-Id header or a log line');
+    throw new UsageError(
+      `REQUEST_ID=${requestId} is not a request id`,
+      'copy it from an X-Request-Id header or a log line',
+    );
   const route = o.route?.trim() || undefined;
-  if (route && !route.startsWith('/')) throw new UsageError(`ROUTE=${route} does not start with /`, 'pass ROUTE=/v2/channels/:slug or a path');
+  if (route && !route.startsWith('/'))
+    throw new UsageError(`ROUTE=${route} does not start with /`, 'pass ROUTE=/v2/channels/:slug or a path');
   const limitRaw = o.limit?.trim();
   const limit = limitRaw ? Number(limitRaw) : 500;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000)
@@ -174,9 +178,7 @@ const regexEscape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$
  */
 export function toLogQL(q: LogQuery): string {
   const matchers = [`env=${str(q.env)}`];
-  matchers.push(
-    q.services.length === 0 ? 'service=~".+"' : `service=~${str(q.services.map(regexEscape).join('|'))}`,
-  );
+  matchers.push(q.services.length === 0 ? 'service=~".+"' : `service=~${str(q.services.map(regexEscape).join('|'))}`);
   if (q.logType) matchers.push(`log_type=${str(q.logType)}`);
   if (q.level) matchers.push(`level=~${str(levelsFrom(q.level).join('|'))}`);
   const stages: string[] = [];
@@ -206,7 +208,9 @@ export function checkLogQL(logql: string): void {
     },
   });
   if (errorAt >= 0) {
-    throw new Error(`LogQL rejected by the grammar at ${errorAt}: ${logql.slice(0, errorAt)}⟨here⟩${logql.slice(errorAt)}`);
+    throw new Error(
+      `LogQL rejected by the grammar at ${errorAt}: ${logql.slice(0, errorAt)}⟨here⟩${logql.slice(errorAt)}`,
+    );
   }
 }
 
@@ -225,7 +229,10 @@ export function jsonFields(line: string): Record<string, unknown> | undefined {
  * The same filter as toLogQL, on one line read locally (the local backend): `service` is the
  * source's name, `time` ms since the epoch. Non-JSON lines pass only filters that need no field.
  */
-export function matchesQuery(q: LogQuery, e: { service: string; time: number; line: string; fields?: Record<string, unknown> }): boolean {
+export function matchesQuery(
+  q: LogQuery,
+  e: { service: string; time: number; line: string; fields?: Record<string, unknown> },
+): boolean {
   if (e.time < q.from || e.time > q.to) return false;
   if (q.services.length > 0 && !q.services.some((s) => serviceMatches(e.service, s))) return false;
   if (q.grep && !e.line.includes(q.grep)) return false;
@@ -239,7 +246,8 @@ export function matchesQuery(q: LogQuery, e: { service: string; time: number; li
   if (q.requestId && f.request_id !== q.requestId) return false;
   if (q.route && f.route !== q.route && f.path !== q.route) return false;
   if (q.status && !(typeof f.status === 'number' && f.status >= q.status.min && f.status <= q.status.max)) return false;
-  if (q.slowerThanMs !== undefined && !(typeof f.duration_ms === 'number' && f.duration_ms > q.slowerThanMs)) return false;
+  if (q.slowerThanMs !== undefined && !(typeof f.duration_ms === 'number' && f.duration_ms > q.slowerThanMs))
+    return false;
   return true;
 }
 
