@@ -9,15 +9,9 @@ import path from 'node:path';
 import { loadEnvironment } from './lib/environments.js';
 import { UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
-import { checkNginxConfig, renderNginxConfig, writeNginxConfig } from './lib/nginx.js';
-import {
-  configDiff,
-  edgeTarget,
-  EdgeReleases,
-  newReleaseId,
-  restoreAndFail,
-  waitLockMs,
-} from './lib/nginx-releases.js';
+import { checkNginxConfig } from './lib/edge/check.js';
+import { renderNginxConfig, writeNginxConfig } from './lib/edge/render.js';
+import { configDiff, edgeTarget, EdgeReleases, newReleaseId, restoreAndFail, waitLockMs } from './lib/edge/releases.js';
 import { lockOwner, SshClient } from './lib/ssh.js';
 
 const lastLines = (text: string, n = 4): string => text.trim().split('\n').slice(-n).join(' | ');

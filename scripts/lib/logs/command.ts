@@ -5,7 +5,7 @@ import type { Environment } from '../environments.js';
 import { loadEnvironment } from '../environments.js';
 import { UsageError, UserError } from '../errors.js';
 import { Compose, composeCommand } from '../docker.js';
-import { readState, runDirFrom } from '../local-stack.js';
+import { readState, runDirFrom } from '../local-stack/state.js';
 import type { ScriptContext, ScriptDefinition } from '../main.js';
 import { readManifest } from '../services/index.js';
 import { formatEntry } from './format.js';

@@ -1,12 +1,9 @@
-// The local stack (make up / down / status / logs-local): which services each profile has, in start
-// order, on which ports (environments/<env>.yaml `local.ports`), and what the run directory
-// remembers of the last `make up` (state.json: mode, profile, environment).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// The local stack's plan (make up): which services each profile has, in start order, on which
+// ports (environments/<env>.yaml `local.ports`), and the ports handed to compose.
 import path from 'node:path';
-import type { Environment } from './environments.js';
-import { UsageError, UserError } from './errors.js';
-import { defaultRunDir } from './paths.js';
-import { serviceKinds } from './services/index.js';
+import type { Environment } from '../environments.js';
+import { UsageError, UserError } from '../errors.js';
+import { serviceKinds } from '../services/index.js';
 
 export const PROFILES = ['dev', 'staging', 'prod'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -35,12 +32,6 @@ export function parseMode(raw: string | boolean | undefined): Mode | undefined {
     );
   }
   return value as Mode;
-}
-
-/** --run-dir, else MYTV_RUN_DIR, else .run/ in the repository. */
-export function runDirFrom(values: Record<string, unknown>): string {
-  const raw = (values['run-dir'] as string | undefined) ?? process.env.MYTV_RUN_DIR;
-  return raw ? path.resolve(raw) : defaultRunDir;
 }
 
 export type LocalPorts = NonNullable<Environment['local']>['ports'];
@@ -170,33 +161,6 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
   });
   return { services, missing };
 }
-
-/** What `make up` recorded in the run directory, for down / status / logs-local. */
-export interface StackState {
-  mode: Mode;
-  profile: Profile;
-  environment: string;
-  startedAt: string;
-}
-
-export function stateFile(runDir: string): string {
-  return path.join(runDir, 'state.json');
-}
-
-export function readState(runDir: string): StackState | undefined {
-  const file = stateFile(runDir);
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as StackState;
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeState(runDir: string, state: StackState): void {
-  writeFileSync(stateFile(runDir), JSON.stringify(state, null, 2) + '\n');
-}
-
 /** Ports handed to compose as variables (compose/compose.yaml publishes ${MYTV_PORT_*}). */
 export function composePortEnv(ports: LocalPorts): Record<string, string> {
   return {

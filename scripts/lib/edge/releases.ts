@@ -5,13 +5,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { intOption } from './cli.js';
-import type { Environment } from './environments.js';
-import { UserError } from './errors.js';
-import type { ScriptContext } from './main.js';
-import { requireTool } from './tools.js';
-import { RELEASE_FILE } from './nginx.js';
-import { shq, SshClient, type SshTarget } from './ssh.js';
+import { intOption } from '../cli.js';
+import type { Environment } from '../environments.js';
+import { UserError } from '../errors.js';
+import type { ScriptContext } from '../main.js';
+import { requireTool } from '../tools.js';
+import { RELEASE_FILE } from './render.js';
+import { shq, SshClient, type SshTarget } from '../ssh.js';
 
 export type EdgeDeploySettings = NonNullable<Environment['nginx']>['deploy'];
 
