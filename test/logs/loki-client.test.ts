@@ -175,6 +175,19 @@ describe('logs: the Loki client against a stand-in following the HTTP API', func
     expect((noTenant as Error).message).to.equal('Loki refused the credentials (401): no org id');
   });
 
+  it('FOLLOW polls forward from the last entry seen, without repeating it', async function () {
+    const now = Date.now();
+    for (const [i, ms] of [now - 3000, now - 2000, now - 1000].entries())
+      loki.entries.push({ ns: ns(ms), labels: { env: 'prod', service: 'api' }, line: `{"n":${i}}` });
+    const c = client();
+    const after = await c.since('{env="prod"}', ns(now - 2000), 100);
+    expect(after.map((e) => e.line)).to.deep.equal(['{"n":2}']);
+    const last = loki.requests.at(-1)!;
+    expect(last.searchParams.get('direction')).to.equal('forward');
+    expect(BigInt(last.searchParams.get('start')!)).to.equal(ns(now - 2000) + 1n);
+    expect(await c.since('{env="prod"}', after[0].ns, 100)).to.deep.equal([]);
+  });
+
   it('make logs ENV=prod queries Loki with the built LogQL and prints aligned entries; JSON output for tools', async function () {
     const now = Date.now();
     loki.entries.push(
