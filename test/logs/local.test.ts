@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
-import { FileFollower, lineTime, mergeByTime, toEntry } from '../../scripts/lib/logs/local.js';
+import { composeLogEntry, FileFollower, lineTime, mergeByTime, toEntry } from '../../scripts/lib/logs/local.js';
 import { schemaFields, schemaProblems } from '../../scripts/lib/logs/schema.js';
 import type { NginxInfo } from '../../scripts/lib/services/nginx.js';
 import { ensureAppBuilt, eventually } from '../app/support.js';
@@ -188,5 +188,18 @@ describe('logs: reading and merging local files', function () {
       if (saved === undefined) delete process.env.TZ;
       else process.env.TZ = saved;
     }
+  });
+});
+
+describe('logs: docker compose lines (make logs-local in docker mode)', function () {
+  it('reads the service from the prefix and keeps the line, its time first and compose time otherwise', function () {
+    const line = '{"timestamp":"2026-11-29T10:00:01.000Z","level":"info","msg":"request","log_type":"access"}';
+    const a = composeLogEntry(`api-1  | 2026-11-29T10:00:05.123456789Z ${line}`)!;
+    expect(a).to.include({ service: 'api', line, time: Date.parse('2026-11-29T10:00:01.000Z') });
+    expect(a.fields).to.include({ level: 'info' });
+    const pg = composeLogEntry('postgres-1  | 2026-11-29T10:00:02.5Z some text without a time')!;
+    expect(pg).to.include({ service: 'postgres', time: Date.parse('2026-11-29T10:00:02.5Z') });
+    expect(composeLogEntry('api-2  | 2026-11-29T10:00:02Z x')!.service).to.equal('api-2');
+    expect(composeLogEntry('Attaching to api-1')).to.equal(undefined);
   });
 });

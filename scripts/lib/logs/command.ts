@@ -9,7 +9,7 @@ import { readState, runDirFrom } from '../local-stack/state.js';
 import type { ScriptContext, ScriptDefinition } from '../main.js';
 import { readManifest } from '../services/index.js';
 import { formatEntry } from './format.js';
-import { FileFollower, mergeByTime, nativeSources, queryLocal, toEntry, type LogEntry } from './local.js';
+import { composeLogEntry, FileFollower, mergeByTime, nativeSources, queryLocal, type LogEntry } from './local.js';
 import { LokiClient, type LokiEntry } from './loki-client.js';
 import { buildLogQuery, jsonFields, matchesQuery, toLogQL, type LogQuery, type RawLogOptions } from './query.js';
 
@@ -185,20 +185,25 @@ async function runLocal(ctx: ScriptContext, q: LogQuery, print: (e: LogEntry[]) 
   if (state?.mode === 'docker') {
     // Compose keeps the containers' logs: read them once and filter them here, as the native files.
     const compose = new Compose(ctx.exec, await composeCommand(), state.profile);
-    const r = await compose.run(['logs', '--no-color', '--no-log-prefix', '--timestamps', ...q.services], {
-      readOnly: true,
-      nothrow: true,
-    });
-    if (r.exitCode !== 0) throw new UserError(`docker compose logs failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
-    const entries = r.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => toEntry('compose', l.replace(/^\S+ /, '')));
-    print(
-      mergeByTime([entries])
-        .filter((e) => matchesQuery(q, e))
-        .slice(-q.limit),
-    );
+    const read = async (since?: number): Promise<LogEntry[]> => {
+      const args = ['logs', '--no-color', '--timestamps'];
+      if (since !== undefined) args.push(`--since=${new Date(since).toISOString()}`);
+      const r = await compose.run([...args, ...q.services], { readOnly: true, nothrow: true });
+      if (r.exitCode !== 0)
+        throw new UserError(`docker compose logs failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+      return mergeByTime([r.stdout.split('\n').flatMap((l) => composeLogEntry(l) ?? [])]);
+    };
+    const first = (await read()).filter((e) => matchesQuery(q, e)).slice(-q.limit);
+    print(first);
+    // Follow: ask compose for what came since the last entry printed (its --follow cannot be filtered).
+    let last = first.at(-1)?.time ?? q.to;
+    const open = { ...q, to: Number.POSITIVE_INFINITY };
+    while (q.follow) {
+      await sleep(2000);
+      const next = (await read(last)).filter((e) => e.time > last && matchesQuery(open, e));
+      if (next.length > 0) last = next[next.length - 1].time;
+      print(next);
+    }
     return;
   }
   if (readManifest(runDir).length === 0) {

@@ -112,6 +112,19 @@ export function mergeByTime(sources: LogEntry[][]): LogEntry[] {
   return all.sort((a, b) => a.e.time - b.e.time || a.seq - b.seq).map((x) => x.e);
 }
 
+/**
+ * One line of `docker compose logs --no-color --timestamps`: "api-1  | 2026-11-29T10:00:00.123456789Z {…}".
+ * The service is the prefix without its replica number when it is 1 (api-1 -> api, api-2 stays);
+ * the line's own time wins over compose's when it has one. Undefined for a line of another shape.
+ */
+export function composeLogEntry(text: string): LogEntry | undefined {
+  const m = /^(\S+?)\s+\| (\d{4}-\d\d-\d\dT\S+) (.*)$/.exec(text);
+  if (!m) return undefined;
+  const entry = toEntry(m[1].replace(/-1$/, ''), m[3]);
+  if (Number.isNaN(entry.time)) entry.time = Date.parse(m[2]);
+  return entry;
+}
+
 /** Lines of a file (UTF-8; invalid bytes become U+FFFD, never an exception). */
 export function readLines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);
