@@ -14,6 +14,7 @@ import { composeLogEntry, FileFollower, lineTime, mergeByTime, toEntry } from '.
 import { schemaFields, schemaProblems } from '../../scripts/lib/logs/schema.js';
 import type { NginxInfo } from '../../scripts/lib/services/nginx.js';
 import { ensureAppBuilt, eventually } from '../app/support.js';
+import { expectEvery } from '../support/assertions.js';
 import { runEntryScript } from '../support/run-script.js';
 import { useServices } from '../support/services.js';
 
@@ -117,7 +118,7 @@ describe('logs: the local backend on real API and Nginx log files', function () 
     expect(r.code, r.stderr).to.equal(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.map((l) => l.split(/\s+/)[1])).to.have.members(['api-1', 'nginx:access']);
-    expect(lines.every((l) => l.includes(`request_id=${id}`))).to.equal(true);
+    expectEvery(lines, (l) => l.includes(`request_id=${id}`), 'lines of the request');
     expect(Date.parse(lines[0].split(' ')[0])).to.be.at.most(Date.parse(lines[1].split(' ')[0]));
   });
 
@@ -129,7 +130,7 @@ describe('logs: the local backend on real API and Nginx log files', function () 
       .split('\n')
       .map((l) => (JSON.parse(l) as { status: number }).status);
     expect(statuses.length).to.be.at.least(2);
-    expect(statuses.every((s) => s === 404)).to.equal(true);
+    expectEvery(statuses, (s) => s === 404, 'statuses of STATUS=4xx');
     const route = await logs(['--route=/v2/channels/:slug', '--output=raw', '--service=api']);
     expect(route.stdout).to.include(`${id}-bad`).and.not.include(`"request_id":"${id}"`);
     const unknown = await logs(['--service=mysql']);

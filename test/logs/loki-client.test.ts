@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { UserError } from '../../scripts/lib/errors.js';
 import { LokiClient } from '../../scripts/lib/logs/loki-client.js';
+import { expectEvery } from '../support/assertions.js';
 import { runEntryScript } from '../support/run-script.js';
 
 interface StoredEntry {
@@ -122,7 +123,7 @@ describe('logs: the Loki client against a stand-in following the HTTP API', func
     expect(entries.filter((e) => e.ns === ns(T0 + 1000))).to.have.length(2);
     expect(new Set(entries.map((e) => `${e.ns}${e.line}`)).size).to.equal(200);
     expect(loki.requests.length).to.be.greaterThan(4);
-    expect(loki.requests.every((u) => Number(u.searchParams.get('limit')) <= 40)).to.equal(true);
+    expectEvery(loki.requests, (u) => Number(u.searchParams.get('limit')) <= 40, 'limits asked');
   });
 
   it('sends the tenant and the credentials', async function () {
