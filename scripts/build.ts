@@ -20,7 +20,7 @@ await runScript(
     usage: 'make build [BASE_IMAGE=ref] [DRY_RUN=1]',
     options: { 'base-image': { type: 'string' } },
     optionsHelp:
-      '      --base-image REF  the Dockerfile\'s NODE_IMAGE (default: node:22…-bookworm-slim with Docker,\n' +
+      "      --base-image REF  the Dockerfile's NODE_IMAGE (default: node:22…-bookworm-slim with Docker,\n" +
       '                        the local base from make image-base with podman)',
   },
   async ({ exec, out, flags, values }) => {
@@ -50,7 +50,12 @@ await runScript(
       } finally {
         secrets.cleanup();
       }
-      Object.assign(result, { engine: engine.name, image: tags[1], tags, baseImage: baseImage ?? 'Dockerfile default' });
+      Object.assign(result, {
+        engine: engine.name,
+        image: tags[1],
+        tags,
+        baseImage: baseImage ?? 'Dockerfile default',
+      });
       if (!exec.dryRun) result.size = formatBytes(await imageSize(exec, engine, tags[1]));
       result.baseImages = await listBaseImages(exec, engine);
     }

@@ -9,7 +9,8 @@ import { runScript } from './lib/main.js';
 
 await runScript(
   {
-    summary: 'Make the local base image (Debian 12 minbase + this machine\'s Node) once; reused while its inputs are unchanged.',
+    summary:
+      "Make the local base image (Debian 12 minbase + this machine's Node) once; reused while its inputs are unchanged.",
     usage: 'make image-base [DRY_RUN=1] [ARGS=--force]',
     options: { force: { type: 'boolean' } },
     optionsHelp: '      --force  make it again even when an image with the same inputs exists',
@@ -21,7 +22,13 @@ await runScript(
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (result.created && !exec.dryRun) {
       const v = await engineRun(exec, engine, [
-        'run', '--rm', ...engine.networkArgs, '--entrypoint', 'node', result.image, '--version',
+        'run',
+        '--rm',
+        ...engine.networkArgs,
+        '--entrypoint',
+        'node',
+        result.image,
+        '--version',
       ]);
       out.ok(`made ${result.image} in ${seconds}s (node ${v.stdout.trim()})`);
     } else if (!result.created) {

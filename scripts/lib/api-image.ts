@@ -23,9 +23,11 @@ export function appVersion(): string {
 /** `git rev-parse --short HEAD`, with `-dirty` when app/ has uncommitted changes; 'unknown' outside git. */
 export async function sourceRevision(exec: Exec): Promise<string> {
   const commit =
-    (await exec.run('git', ['rev-parse', '--short', 'HEAD'], { readOnly: true, nothrow: true, cwd: repoRoot })).stdout.trim() ||
-    'unknown';
-  const dirty = (await exec.read('git', ['status', '--porcelain', '--', 'app'], { cwd: repoRoot, nothrow: true })) !== '';
+    (
+      await exec.run('git', ['rev-parse', '--short', 'HEAD'], { readOnly: true, nothrow: true, cwd: repoRoot })
+    ).stdout.trim() || 'unknown';
+  const dirty =
+    (await exec.read('git', ['status', '--porcelain', '--', 'app'], { cwd: repoRoot, nothrow: true })) !== '';
   return dirty ? `${commit}-dirty` : commit;
 }
 
@@ -89,6 +91,19 @@ export interface ImageBuildOptions {
  * lines (podman/docker print the step on stdout and the failure on stderr).
  */
 export async function buildApiImage(exec: Exec, engine: ContainerEngine, o: ImageBuildOptions): Promise<void> {
+  const created = new Date().toISOString();
+  // podman 4.3 (buildah 1.28) reuses a cached LABEL/ENV step even when the ARG it expands changed:
+  // the per-build values are set again with --label/--env, which apply to the final image only.
+  const perBuild =
+    engine.name === 'podman'
+      ? [
+          ['--label', `org.opencontainers.image.version=${o.version}`],
+          ['--label', `org.opencontainers.image.revision=${o.revision}`],
+          ['--label', `org.opencontainers.image.created=${created}`],
+          ['--env', `APP_VERSION=${o.version}`],
+          ['--env', `APP_COMMIT=${o.revision}`],
+        ].flat()
+      : [];
   const args = [
     'build',
     '-f',
@@ -101,7 +116,8 @@ export async function buildApiImage(exec: Exec, engine: ContainerEngine, o: Imag
     '--build-arg',
     `COMMIT=${o.revision}`,
     '--build-arg',
-    `CREATED=${new Date().toISOString()}`,
+    `CREATED=${created}`,
+    ...perBuild,
     ...o.secrets.args,
     ...o.tags.flatMap((t) => ['-t', t]),
     repoRoot,

@@ -180,7 +180,9 @@ export function dependencyProblems(
         `${runtime.file} imports ${pkg} at run time but app/package.json ${where} (the image installs only its dependencies): npm install ${pkg}@VERSION -w app`,
       );
     } else if (!runtime && !(pkg in deps) && !(pkg in devDeps)) {
-      problems.push(`${uses[0].file} imports types from ${pkg}, which app/package.json does not declare: npm install -D ${pkg}@VERSION -w app`);
+      problems.push(
+        `${uses[0].file} imports types from ${pkg}, which app/package.json does not declare: npm install -D ${pkg}@VERSION -w app`,
+      );
     }
   }
   const peersOfDeclared = new Set<string>();
@@ -202,11 +204,14 @@ export function dependencyProblems(
   }
   for (const name of Object.keys(deps)) {
     if (!byPkg.has(name) && !peersOfDeclared.has(name)) {
-      problems.push(`dependency ${name} is declared by app/package.json but nothing in app/src imports it: npm uninstall ${name} -w app`);
+      problems.push(
+        `dependency ${name} is declared by app/package.json but nothing in app/src imports it: npm uninstall ${name} -w app`,
+      );
     }
   }
   for (const at of productionPackagePaths(lock)) {
-    if (lock.packages[at]?.dev) problems.push(`${at} is marked dev in package-lock.json but the app needs it at run time: run npm install`);
+    if (lock.packages[at]?.dev)
+      problems.push(`${at} is marked dev in package-lock.json but the app needs it at run time: run npm install`);
   }
   return problems;
 }

@@ -121,7 +121,14 @@ export async function ensureBaseImage(
     await step(out, `copy Node ${node.version} (npm ${node.npmVersion}) and add user ${NODE_USER.name}`, async () => {
       await exec.change(`trim ${rootfs} and add Node`, () => {
         // What a slim image leaves out: downloaded packages, package lists, docs, man pages, locales.
-        for (const dir of ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale']) {
+        for (const dir of [
+          'var/cache/apt/archives',
+          'var/lib/apt/lists',
+          'usr/share/doc',
+          'usr/share/man',
+          'usr/share/info',
+          'usr/share/locale',
+        ]) {
           rmSync(path.join(rootfs, dir), { recursive: true, force: true });
           mkdirSync(path.join(rootfs, dir), { recursive: true });
         }
@@ -144,7 +151,18 @@ export async function ensureBaseImage(
       });
       const id = String(NODE_USER.uid);
       await exec.run('chroot', [rootfs, 'groupadd', '--gid', id, NODE_USER.name]);
-      await exec.run('chroot', [rootfs, 'useradd', '--uid', id, '--gid', id, '--shell', '/bin/bash', '--create-home', NODE_USER.name]);
+      await exec.run('chroot', [
+        rootfs,
+        'useradd',
+        '--uid',
+        id,
+        '--gid',
+        id,
+        '--shell',
+        '/bin/bash',
+        '--create-home',
+        NODE_USER.name,
+      ]);
       // The copied binary must run on the new system's libraries.
       const v = await exec.run('chroot', [rootfs, '/usr/local/bin/node', '--version']);
       if (!v.skipped && v.stdout.trim() !== `v${node.version}`) {
@@ -189,7 +207,13 @@ export async function listBaseImages(
   const r = await engineRun(
     exec,
     engine,
-    ['images', '--filter', `reference=${BASE_IMAGE_REPO}`, '--format', '{{.Repository}}:{{.Tag}}\t{{.CreatedSince}}\t{{.Size}}'],
+    [
+      'images',
+      '--filter',
+      `reference=${BASE_IMAGE_REPO}`,
+      '--format',
+      '{{.Repository}}:{{.Tag}}\t{{.CreatedSince}}\t{{.Size}}',
+    ],
     { readOnly: true, nothrow: true },
   );
   return r.stdout

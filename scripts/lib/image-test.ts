@@ -48,6 +48,8 @@ function walk(dir: string, rel = ''): string[] {
 export class ImageTest {
   readonly image: string;
   readonly container: string;
+  /** A revision no earlier build had: a label or ENV served from a stale cache shows. */
+  readonly revision: string;
   /** A value only the build's npmrc secret holds: found anywhere in the image = a leaked secret. */
   private readonly canary = `canary-${randomBytes(12).toString('hex')}`;
   private readonly jwtSecret = randomBytes(24).toString('base64url');
@@ -55,6 +57,7 @@ export class ImageTest {
   private readonly made = { image: false, containers: [] as string[] };
   private stack?: Stack;
   private fsRoot?: string;
+  private mounted = false;
   port = 0;
   /** Milliseconds from `run` to the first 200 of /health/ready. */
   startToReadyMs = 0;
@@ -71,6 +74,7 @@ export class ImageTest {
     const id = `${process.pid}-${randomBytes(3).toString('hex')}`;
     this.image = `localhost/mytv-api:image-test-${id}`;
     this.container = `mytv-image-test-${id}`;
+    this.revision = `image-test-${id}`;
   }
 
   private run(args: string[], o: { nothrow?: boolean; timeoutMs?: number } = {}) {
@@ -97,7 +101,7 @@ export class ImageTest {
         buildApiImage(exec, engine, {
           tags: [this.image],
           version: appVersion(),
-          revision: 'image-test',
+          revision: this.revision,
           baseImage: this.baseImage,
           secrets,
         }),
@@ -172,6 +176,13 @@ export class ImageTest {
   /** The image's files, exported once from a created (never started) container. */
   private async imageRoot(): Promise<string> {
     if (this.fsRoot) return this.fsRoot;
+    if (this.engine.name === 'podman') {
+      // Root podman mounts the image's layers read-only in place: no copy.
+      const r = await this.run(['image', 'mount', this.image]);
+      this.mounted = true;
+      this.fsRoot = r.stdout.trim();
+      return this.fsRoot;
+    }
     const name = `${this.container}-export`;
     const tar = path.join(this.work, 'image.tar');
     const root = path.join(this.work, 'rootfs');
@@ -204,18 +215,16 @@ export class ImageTest {
           const script =
             "const fs=require('fs');const r=[];for(const p of fs.readdirSync('/proc').filter(d=>/^\\d+$/.test(d))){" +
             "try{const s=fs.readFileSync('/proc/'+p+'/status','utf8');r.push({pid:+p,name:/^Name:\\s+(.*)$/m.exec(s)[1]," +
-            "uid:+/^Uid:\\s+(\\d+)/m.exec(s)[1]})}catch{}}process.stdout.write(JSON.stringify(r))";
+            'uid:+/^Uid:\\s+(\\d+)/m.exec(s)[1],ppid:+/^PPid:\\s+(\\d+)/m.exec(s)[1]})}catch{}}process.stdout.write(JSON.stringify(r))';
           const r = await this.run(['exec', this.container, 'node', '-e', script]);
-          const procs = JSON.parse(r.stdout) as { pid: number; name: string; uid: number }[];
+          const procs = JSON.parse(r.stdout) as { pid: number; name: string; uid: number; ppid: number }[];
           const pid1 = procs.find((p) => p.pid === 1);
           must(pid1?.name === 'tini', `PID 1 is ${pid1?.name ?? 'missing'}, expected tini`);
           const root = procs.filter((p) => p.uid === 0);
           must(root.length === 0, `processes running as root: ${root.map((p) => p.name).join(', ')}`);
-          must(
-            procs.some((p) => p.name.startsWith('node') && p.pid !== 1),
-            'no node process under tini',
-          );
-          return `uid ${pid1.uid}; ${procs.map((p) => `${p.pid}:${p.name}`).join(' ')}`;
+          const server = procs.find((p) => p.ppid === 1 && p.name.startsWith('node'));
+          must(server !== undefined, 'no node process is a child of tini');
+          return `tini (uid ${pid1.uid}) -> node pid ${server!.pid} uid ${server!.uid}`;
         },
       },
       {
@@ -247,7 +256,8 @@ export class ImageTest {
           const npmrc = files.filter((f) => /(^|\/)\.npmrc$/.test(f) && outsideModules(f));
           if (npmrc.length) problems.push(`npmrc files: ${npmrc.join(', ')}`);
           const tests = appFiles.filter(
-            (f) => outsideModules(f) && (/(^|\/)(test|tests|__tests__)\//.test(f) || /\.(test|spec)\.[cm]?[jt]s$/.test(f)),
+            (f) =>
+              outsideModules(f) && (/(^|\/)(test|tests|__tests__)\//.test(f) || /\.(test|spec)\.[cm]?[jt]s$/.test(f)),
           );
           if (tests.length) problems.push(`test files: ${tests.join(', ')}`);
           const sources = appFiles.filter((f) => outsideModules(f) && (/\.ts$/.test(f) || f.startsWith('app/src/')));
@@ -255,18 +265,25 @@ export class ImageTest {
           // Packages in the image against the app's production closure in the lockfile.
           const allowed = productionPackagePaths();
           const installed = appFiles
-            .map((f) => /^app\/(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/node_modules\/(?:@[^/]+\/)?[^/]+)*)\/package\.json$/.exec(f))
+            .map((f) =>
+              /^app\/(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/node_modules\/(?:@[^/]+\/)?[^/]+)*)\/package\.json$/.exec(f),
+            )
             .filter((m): m is RegExpExecArray => m !== null)
             .map((m) => m[1]);
           const outside = installed.filter((p) => !allowed.has(p));
-          if (outside.length) problems.push(`packages outside the app's production dependencies: ${outside.slice(0, 10).join(', ')}`);
+          if (outside.length)
+            problems.push(`packages outside the app's production dependencies: ${outside.slice(0, 10).join(', ')}`);
           for (const dev of ['typescript', '@types/node', 'mocha', '@swc/core']) {
-            if (existsSync(path.join(root, 'app', 'node_modules', dev))) problems.push(`dev dependency ${dev} installed`);
+            if (existsSync(path.join(root, 'app', 'node_modules', dev)))
+              problems.push(`dev dependency ${dev} installed`);
           }
           // Secret values: the build secret's canary, and every value of this checkout's .env files.
           const secrets = [this.canary, ...dotenvValues()];
           const leaks: string[] = [];
-          for (const f of files) {
+          // Build secrets could only land where the Dockerfile writes: the app, home directories,
+          // npm's and apt's state, /etc, /tmp. The base system's /usr is not searched.
+          const written = files.filter((f) => /^(app|root|home|tmp|etc|var|run|usr\/local\/etc)\//.test(f));
+          for (const f of written) {
             const full = path.join(root, f);
             const st = lstatSync(full);
             if (!st.isFile() || st.size > 20_000_000) continue;
@@ -277,7 +294,8 @@ export class ImageTest {
           const meta = await this.run(['image', 'inspect', this.image]);
           const history = await this.run(['history', '--no-trunc', '--format', '{{.CreatedBy}}', this.image]);
           for (const s of secrets) {
-            if (meta.stdout.includes(s) || history.stdout.includes(s)) problems.push('a secret value is in the image metadata or history');
+            if (meta.stdout.includes(s) || history.stdout.includes(s))
+              problems.push('a secret value is in the image metadata or history');
           }
           must(problems.length === 0, problems.join('; '));
           return `${files.length} files, ${installed.length} packages (all production dependencies of app/package.json)`;
@@ -291,11 +309,38 @@ export class ImageTest {
           await this.run(['stop', '--time', String(graceSeconds), this.container], { timeoutMs: 120_000 });
           const code = await this.run(['inspect', '--format', '{{.State.ExitCode}}', this.container]);
           const logs = await this.run(['logs', this.container]);
-          must(code.stdout.trim() === '0', `exit code ${code.stdout.trim()}; last logs:\n${logs.stdout.split('\n').slice(-5).join('\n')}`);
+          must(
+            code.stdout.trim() === '0',
+            `exit code ${code.stdout.trim()}; last logs:\n${logs.stdout.split('\n').slice(-5).join('\n')}`,
+          );
           for (const message of ['shutdown started', 'draining', 'shutdown complete']) {
             must(logs.stdout.includes(message), `the logs lack "${message}"`);
           }
           return `exit 0 after "shutdown complete" (grace ${graceSeconds}s)`;
+        },
+      },
+      {
+        name: 'OCI labels and APP_VERSION/APP_COMMIT name this build',
+        run: async () => {
+          const r = await this.run(['image', 'inspect', '--format', '{{json .Config}}', this.image]);
+          const config = JSON.parse(r.stdout) as { Labels?: Record<string, string>; Env?: string[] };
+          const labels = config.Labels ?? {};
+          const version = appVersion();
+          must(
+            labels['org.opencontainers.image.revision'] === this.revision,
+            `revision label is ${labels['org.opencontainers.image.revision']}, expected ${this.revision}`,
+          );
+          must(
+            labels['org.opencontainers.image.version'] === version,
+            `version label is ${labels['org.opencontainers.image.version']}`,
+          );
+          must(Boolean(labels['org.opencontainers.image.source']), 'no source label');
+          must(
+            (config.Env ?? []).includes(`APP_COMMIT=${this.revision}`),
+            `APP_COMMIT is not ${this.revision}: ${(config.Env ?? []).join(' ')}`,
+          );
+          must((config.Env ?? []).includes(`APP_VERSION=${version}`), 'APP_VERSION is not the app version');
+          return `version ${version}, revision ${this.revision}`;
         },
       },
       {
@@ -310,12 +355,18 @@ export class ImageTest {
     const problems: string[] = [];
     for (const c of this.made.containers.reverse()) {
       const r = await this.run(['rm', '-f', '--time', '2', c], { nothrow: true });
-      if (r.exitCode !== 0 && !/no such container|no container with name/i.test(r.stderr)) problems.push(`rm ${c}: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0 && !/no such container|no container with name/i.test(r.stderr))
+        problems.push(`rm ${c}: ${r.stderr.trim()}`);
+    }
+    if (this.mounted) {
+      const r = await this.run(['image', 'unmount', this.image], { nothrow: true });
+      if (r.exitCode !== 0) problems.push(`image unmount ${this.image}: ${r.stderr.trim()}`);
     }
     if (this.made.image) {
       // Untags the test image; its layers stay in the build cache for the next run.
       const r = await this.run(['rmi', this.image], { nothrow: true });
-      if (r.exitCode !== 0 && !/image not known|no such image/i.test(r.stderr)) problems.push(`rmi ${this.image}: ${r.stderr.trim()}`);
+      if (r.exitCode !== 0 && !/image not known|no such image/i.test(r.stderr))
+        problems.push(`rmi ${this.image}: ${r.stderr.trim()}`);
     }
     try {
       await this.stack?.stopAll();

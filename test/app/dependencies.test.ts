@@ -59,7 +59,9 @@ describe('app: workspace dependencies (imports ⊆ app/package.json, from the lo
 
   it('fails for a declared dependency nothing imports (peers of declared ones excepted)', function () {
     const unused = imports.filter((i) => i.pkg !== 'winston');
-    expect(dependencyProblems(unused, manifest, lock).join('\n')).to.match(/dependency winston .* nothing in app\/src imports it/);
+    expect(dependencyProblems(unused, manifest, lock).join('\n')).to.match(
+      /dependency winston .* nothing in app\/src imports it/,
+    );
     // rxjs and reflect-metadata are peers of @nestjs/common: declared even if nothing imported them.
     const noPeers = imports.filter((i) => i.pkg !== 'rxjs' && i.pkg !== 'reflect-metadata');
     expect(dependencyProblems(noPeers, manifest, lock)).to.deep.equal([]);
