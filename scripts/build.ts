@@ -77,6 +77,6 @@ await runScript(
       const bases = result.baseImages as { image: string; created: string; size: string }[];
       if (bases.length > 0) out.line(`local base images: ${bases.map((b) => `${b.image} (${b.size})`).join(', ')}`);
     }
-    out.ok(`built app/dist${result.image ? ` and image ${String(result.image)}` : ''}`);
+    out.ok(`built app/dist${typeof result.image === 'string' ? ` and image ${result.image}` : ''}`);
   },
 );

@@ -192,6 +192,10 @@ export async function ensureBaseImage(
         { timeoutMs: 600_000 },
       );
     });
+    // Older base images (other inputs) go, unless an image built on them still needs them.
+    for (const old of await listBaseImages(exec, engine)) {
+      if (old.image !== image) await engineRun(exec, engine, ['rmi', old.image], { nothrow: true });
+    }
     return { image, created: true };
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -21,6 +21,9 @@ import { freePort, startServices, type Stack } from './services/index.js';
 /** Shutdown settings the container runs with; SIGTERM must end it with exit 0 within their sum. */
 export const DRAIN = { preStopDelayMs: 1000, drainTimeoutMs: 5000 };
 
+/** Tag that keeps the image test's last build (and so its layer cache) between runs. */
+export const CACHE_TAG = 'localhost/mytv-api:image-test-cache';
+
 export interface ImageCheck {
   name: string;
   /** Resolves with a one-line detail; throws when the check fails. */
@@ -30,7 +33,7 @@ export interface ImageCheck {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class CheckFailed extends Error {}
-function must(condition: boolean, message: string): void {
+function must(condition: boolean, message: string): asserts condition {
   if (!condition) throw new CheckFailed(message);
 }
 
@@ -58,6 +61,7 @@ export class ImageTest {
   private stack?: Stack;
   private fsRoot?: string;
   private mounted = false;
+  private staleCache?: string;
   port = 0;
   /** Milliseconds from `run` to the first 200 of /health/ready. */
   startToReadyMs = 0;
@@ -110,6 +114,14 @@ export class ImageTest {
       secrets.cleanup();
     }
     this.buildMs = Date.now() - started;
+    // The layer cache for the next run: the cache tag moves to this build; the build it pointed to
+    // before (if different) is removed in teardown() with the layers only it used.
+    const previous = await this.run(['image', 'inspect', '--format', '{{.Id}}', CACHE_TAG], { nothrow: true });
+    const current = await this.run(['image', 'inspect', '--format', '{{.Id}}', this.image]);
+    if (previous.exitCode === 0 && previous.stdout.trim() !== current.stdout.trim()) {
+      this.staleCache = previous.stdout.trim();
+    }
+    await this.run(['tag', this.image, CACHE_TAG]);
 
     this.stack = await out.task('start PostgreSQL and Redis (service runner, loopback)', () =>
       startServices(['postgres', 'redis']),
@@ -219,12 +231,12 @@ export class ImageTest {
           const r = await this.run(['exec', this.container, 'node', '-e', script]);
           const procs = JSON.parse(r.stdout) as { pid: number; name: string; uid: number; ppid: number }[];
           const pid1 = procs.find((p) => p.pid === 1);
-          must(pid1?.name === 'tini', `PID 1 is ${pid1?.name ?? 'missing'}, expected tini`);
+          must(pid1 !== undefined && pid1.name === 'tini', `PID 1 is ${pid1?.name ?? 'missing'}, expected tini`);
           const root = procs.filter((p) => p.uid === 0);
           must(root.length === 0, `processes running as root: ${root.map((p) => p.name).join(', ')}`);
           const server = procs.find((p) => p.ppid === 1 && p.name.startsWith('node'));
           must(server !== undefined, 'no node process is a child of tini');
-          return `tini (uid ${pid1.uid}) -> node pid ${server!.pid} uid ${server!.uid}`;
+          return `tini (uid ${pid1.uid}) -> node pid ${server.pid} uid ${server.uid}`;
         },
       },
       {
@@ -363,10 +375,14 @@ export class ImageTest {
       if (r.exitCode !== 0) problems.push(`image unmount ${this.image}: ${r.stderr.trim()}`);
     }
     if (this.made.image) {
-      // Untags the test image; its layers stay in the build cache for the next run.
+      // Only a tag while CACHE_TAG names the same image: the layers stay for the next run.
       const r = await this.run(['rmi', this.image], { nothrow: true });
       if (r.exitCode !== 0 && !/image not known|no such image/i.test(r.stderr))
         problems.push(`rmi ${this.image}: ${r.stderr.trim()}`);
+    }
+    if (this.staleCache) {
+      // An older cached build: removed with its layers unless another image still uses them.
+      await this.run(['rmi', this.staleCache], { nothrow: true });
     }
     try {
       await this.stack?.stopAll();
@@ -382,7 +398,7 @@ export class ImageTest {
 function dotenvValues(): string[] {
   const values: string[] = [];
   for (const dir of [fromRoot(), fromRoot('app'), fromRoot('compose')]) {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = readdirSync(dir).filter((n) => /^\.env(\..+)?$/.test(n) && !/\.example$/.test(n));
     } catch {

@@ -17,7 +17,9 @@ describe('image: bad input (no engine, unreachable mirror, failing build step)',
     const r = await runEntryScript('scripts/image-test.ts', [], { env: noEngine });
     expect(r.code).to.equal(1);
     const [first, hint] = r.stderr.trim().split('\n');
-    expect(first).to.match(/^error: no container engine: docker: disabled by MYTV_DOCKER=0; podman: disabled by MYTV_PODMAN=0$/);
+    expect(first).to.match(
+      /^error: no container engine: docker: disabled by MYTV_DOCKER=0; podman: disabled by MYTV_PODMAN=0$/,
+    );
     expect(hint).to.match(/hint: .*make setup.*podman/);
   });
 
@@ -34,7 +36,9 @@ describe('image: bad input (no engine, unreachable mirror, failing build step)',
     const mirror = 'http://127.0.0.1:9/debian';
     const r = await runEntryScript('scripts/image-base.ts', [], { env: { MYTV_DEBIAN_MIRROR: mirror } });
     expect(r.code).to.equal(1);
-    expect(r.stderr).to.match(/^error: base image step "debootstrap --variant=minbase bookworm \(http:\/\/127\.0\.0\.1:9\/debian\)" failed/m);
+    expect(r.stderr).to.match(
+      /^error: base image step "debootstrap --variant=minbase bookworm \(http:\/\/127\.0\.0\.1:9\/debian\)" failed/m,
+    );
     expect(r.stderr).to.match(/hint: .*127\.0\.0\.1:9.*cannot be reached|hint: run make image-base VERBOSE=1/);
     const prev = process.env.MYTV_DEBIAN_MIRROR;
     process.env.MYTV_DEBIAN_MIRROR = mirror;
