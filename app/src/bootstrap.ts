@@ -4,7 +4,6 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
 import { type AppConfig, trustedProxyMatcher } from './config/config.js';
-import { ApiExceptionFilter } from './http/errors.js';
 import { installHttpHooks, requestIdFrom } from './http/hooks.js';
 import { type AppLogger, createLogger, NestWinstonLogger } from './logging/logger.js';
 import { AppMetrics } from './metrics/metrics.js';
@@ -64,7 +63,6 @@ export async function createApp(
       abortOnError: false,
     },
   );
-  app.useGlobalFilters(new ApiExceptionFilter());
   await app.listen(config.port, config.host);
   const server = app.getHttpServer();
   const address = server.address();
