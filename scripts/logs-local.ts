@@ -9,6 +9,7 @@ import { mergeByTime } from './lib/local-stack/log-merge.js';
 import { readState, runDirFrom } from './lib/local-stack/state.js';
 import { runScript } from './lib/main.js';
 import { readManifest, Stack } from './lib/services/index.js';
+import { sleep } from './lib/wait.js';
 
 interface Source {
   service: string;
@@ -37,8 +38,6 @@ function nativeSources(runDir: string, wanted: string[]): Source[] {
   }
   return sources.filter((s) => existsSync(s.file));
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 await runScript(
   {

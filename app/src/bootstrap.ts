@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppModule } from './app.module.js';
 import { type AppConfig, trustedProxyMatcher } from './config/config.js';
 import { installHttpHooks, requestIdFrom } from './http/hooks.js';
@@ -74,8 +75,6 @@ export async function createApp(
 
   return { app, config, logger, metrics, lifecycle, port, shutdown };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function gracefulShutdown(ctx: {
   app: NestFastifyApplication;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { NodeSSH } from 'node-ssh';
 import { UserError } from './errors.js';
 import { maskSecrets } from './secrets.js';
+import { waitFor } from './wait.js';
 
 export interface SshTarget {
   host: string;
@@ -126,8 +127,6 @@ export class LockHeldError extends UserError {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export class SshClient {
   private readonly ssh = new NodeSSH();
   readonly label: string;
@@ -232,17 +231,19 @@ export class SshClient {
    * The directory holds who took it; waits up to waitMs, then throws LockHeldError naming the holder.
    */
   async lock(lockDir: string, owner: string, o: { waitMs?: number } = {}): Promise<void> {
-    const deadline = Date.now() + (o.waitMs ?? 0);
-    for (;;) {
-      const r = await this.run(
-        `mkdir ${shq(lockDir)} 2>/dev/null && printf '%s\\n' ${shq(owner)} > ${shq(lockDir)}/owner`,
-      );
-      if (r.code === 0) return;
-      const holder = (await this.run(`cat ${shq(lockDir)}/owner 2>/dev/null`)).stdout.trim();
-      if (Date.now() >= deadline)
-        throw new LockHeldError(lockDir, holder || '(unknown holder, lock just taken)', this.label);
-      await sleep(1000);
-    }
+    let holder = '';
+    const taken = await waitFor(
+      async () => {
+        const r = await this.run(
+          `mkdir ${shq(lockDir)} 2>/dev/null && printf '%s\\n' ${shq(owner)} > ${shq(lockDir)}/owner`,
+        );
+        if (r.code === 0) return true;
+        holder = (await this.run(`cat ${shq(lockDir)}/owner 2>/dev/null`)).stdout.trim();
+        return false;
+      },
+      { timeoutMs: o.waitMs ?? 0, intervalMs: 1000 },
+    );
+    if (!taken) throw new LockHeldError(lockDir, holder || '(unknown holder, lock just taken)', this.label);
   }
 
   async unlock(lockDir: string): Promise<void> {

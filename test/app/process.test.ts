@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
+import { sleep } from '../../scripts/lib/wait.js';
 import { useServices } from '../support/services.js';
 import {
   adminToken,
@@ -221,7 +222,7 @@ describe('app: the built process (logs, shutdown)', function () {
         expect(Date.now() - t0).to.be.below(1000);
         // During the pre-stop delay the process still serves (load balancers are catching up).
         expect((await fetch(`${app.url}/health/live`, { headers: { connection: 'close' } })).status).to.equal(200);
-        await new Promise((r) => setTimeout(r, 1800));
+        await sleep(1800);
         let refused = false;
         try {
           await fetch(`${app.url}/health/live`, { headers: { connection: 'close' } });

@@ -28,6 +28,7 @@ import { freePorts, httpProbe, Stack, type ServiceSpec } from '../../scripts/lib
 import type { SshdInfo } from '../../scripts/lib/services/sshd.js';
 import { SshClient } from '../../scripts/lib/ssh.js';
 import { requireTool } from '../../scripts/lib/tools.js';
+import { sleep } from '../../scripts/lib/wait.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
 
 interface Reply {
@@ -249,7 +250,7 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
       expect(live()).to.equal(before);
 
       const waiting = deploy(['--wait-lock=30'], { EDGE_SERVER_NAME: 'waited.edge.test' });
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       expect(live()).to.equal(before);
       await host.unlock();
       const r = await waiting;

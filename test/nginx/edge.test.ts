@@ -11,6 +11,7 @@ import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
 import type { NginxInfo } from '../../scripts/lib/services/nginx.js';
 import { requireTool } from '../../scripts/lib/tools.js';
+import { sleep } from '../../scripts/lib/wait.js';
 import { appEnv, eventually, spawnApp, type SpawnedApp } from '../app/support.js';
 import { useServices } from '../support/services.js';
 
@@ -89,8 +90,6 @@ function workerPids(pidFile: string): number[] {
     .filter(Boolean)
     .map(Number);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('nginx: the edge in front of two real API replicas', function () {
   this.timeout(60_000);
