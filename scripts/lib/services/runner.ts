@@ -2,6 +2,7 @@
 // as processes on loopback, each in its own directory under one run directory, waits until each
 // is ready, hands back connection settings, and stops them all — on teardown, on a failing test,
 // on Ctrl-C. Tests use it with a temporary run directory; `make up` (native mode) with .run/.
+// A `Stack` is one runner object: the instances of one run directory, stopped dependents first.
 import {
   chmodSync,
   chownSync,
