@@ -78,7 +78,9 @@ await runScript(
         if (env.production) await ctx.confirm(`deploy Nginx release ${id} to ${env.name} (${target.host})?`);
 
         out.step(`take the deploy lock (${releases.lockDir})`);
-        await releases.lock(lockOwner(`deploy-nginx ${env.name} ${id}`), waitMs);
+        await releases.lock(lockOwner(`deploy-nginx ${env.name} ${id}`), waitMs, (holder) =>
+          out.info(`waiting up to ${waitMs / 1000} s for the deploy lock held by ${holder}`),
+        );
         try {
           out.step(`upload release ${id}`);
           await releases.upload(path.join(work, 'new'), id);

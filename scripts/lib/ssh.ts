@@ -230,8 +230,15 @@ export class SshClient {
    * Takes an exclusive lock: mkdir is atomic on the host, so of two deploys exactly one wins.
    * The directory holds who took it; waits up to waitMs, then throws LockHeldError naming the holder.
    */
-  async lock(lockDir: string, owner: string, o: { waitMs?: number } = {}): Promise<void> {
+  async lock(
+    lockDir: string,
+    owner: string,
+    o: { waitMs?: number; onWait?: (holder: string) => void } = {},
+  ): Promise<void> {
+    const waitMs = o.waitMs ?? 0;
+    const deadline = Date.now() + waitMs;
     let holder = '';
+    let told = false;
     const taken = await waitFor(
       async () => {
         const r = await this.run(
@@ -239,9 +246,11 @@ export class SshClient {
         );
         if (r.code === 0) return true;
         holder = (await this.run(`cat ${shq(lockDir)}/owner 2>/dev/null`)).stdout.trim();
+        if (!told && Date.now() < deadline) o.onWait?.(holder || '(unknown holder)');
+        told = true;
         return false;
       },
-      { timeoutMs: o.waitMs ?? 0, intervalMs: 1000 },
+      { timeoutMs: waitMs, intervalMs: 1000 },
     );
     if (!taken) throw new LockHeldError(lockDir, holder || '(unknown holder, lock just taken)', this.label);
   }

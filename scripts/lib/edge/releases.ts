@@ -96,9 +96,10 @@ export class EdgeReleases {
     return true;
   }
 
-  async lock(owner: string, waitMs: number): Promise<void> {
+  /** Takes the deploy lock, waiting up to `waitMs` ms; `onWait` is told the holder once if it has to wait. */
+  async lock(owner: string, waitMs: number, onWait?: (holder: string) => void): Promise<void> {
     await this.ssh.must(`mkdir -p ${shq(this.releasesDir)}`, `creating ${this.releasesDir}`);
-    await this.ssh.lock(this.lockDir, owner, { waitMs });
+    await this.ssh.lock(this.lockDir, owner, { waitMs, onWait });
   }
 
   async unlock(): Promise<void> {
