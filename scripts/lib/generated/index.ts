@@ -3,6 +3,7 @@
 // environment files …). One registry, so `make generate` rewrites them all and `make generate
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
+import { prometheusConfigGenerator } from './prometheus-config.js';
 import { sloRulesGenerator } from './slo-rules.js';
 
 /** One derived file: path relative to the repository root, full content. */
@@ -20,4 +21,10 @@ export interface Generator {
   render(): Promise<GeneratedFile[]>;
 }
 
-export const generators: Generator[] = [sloRulesGenerator];
+/**
+ * How generators load environments/*.yaml: with no variables and no .env files, so `${VAR:-default}`
+ * renders its default and a committed file never depends on the machine that generated it.
+ */
+export const COMMITTED = { env: {}, dotenvDir: '/nonexistent' } as const;
+
+export const generators: Generator[] = [sloRulesGenerator, prometheusConfigGenerator];

@@ -16,8 +16,11 @@ export interface PrometheusInfo extends Record<string, unknown> {
   configFile: string;
 }
 
-/** file_sd target groups: one file per job, as prometheus/targets/*.json. */
-export type TargetFiles = Record<string, { target: string; service: string }[]>;
+/** file_sd target groups: one file per job, as prometheus/targets/*.json (labels: e.g. __param_target). */
+export type TargetFiles = Record<string, { target: string; service: string; labels?: Record<string, string> }[]>;
+
+/** Blackbox jobs: which exporter instance probes which URLs (the replica or service name as `service`). */
+export type ProbeJobs = Record<string, { exporter: string; targets: { url: string; service: string }[] }>;
 
 export const prometheusConfigSource = fromRoot('prometheus', 'prometheus.yml');
 export const prometheusRulesSource = fromRoot('prometheus', 'rules');
@@ -34,7 +37,7 @@ export function renderPrometheusConfig(dir: string, targets: TargetFiles): strin
   rmSync(path.join(dir, 'rules'), { force: true, recursive: true });
   symlinkSync(prometheusRulesSource, path.join(dir, 'rules'));
   for (const [job, list] of Object.entries(targets)) {
-    const groups = list.map((t) => ({ targets: [t.target], labels: { service: t.service } }));
+    const groups = list.map((t) => ({ targets: [t.target], labels: { ...t.labels, service: t.service } }));
     writeFileSync(path.join(dir, 'targets', `${job}.json`), JSON.stringify(groups, null, 2) + '\n');
   }
   return file;
@@ -53,6 +56,17 @@ export const prometheusService: ServiceSpec<PrometheusInfo> = {
       targets[job] = names
         .filter((n) => ctx.peers[n])
         .map((n) => ({ target: `${String(ctx.peers[n].host)}:${String(ctx.peers[n].port)}`, service: n }));
+    }
+    const probes = (ctx.options.probes as ProbeJobs | undefined) ?? {};
+    for (const [job, p] of Object.entries(probes)) {
+      const exporter = ctx.peers[p.exporter];
+      targets[job] = exporter
+        ? p.targets.map((t) => ({
+            target: String(exporter.address),
+            service: t.service,
+            labels: { __param_target: t.url },
+          }))
+        : [];
     }
     renderPrometheusConfig(configDir(ctx), targets);
     return Promise.resolve();
