@@ -3,6 +3,7 @@
 // environment files …). One registry, so `make generate` rewrites them all and `make generate
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
+import { grafanaDashboardsGenerator } from './grafana-dashboards.js';
 import { prometheusConfigGenerator } from './prometheus-config.js';
 import { sloRulesGenerator } from './slo-rules.js';
 
@@ -27,4 +28,4 @@ export interface Generator {
  */
 export const COMMITTED = { env: {}, dotenvDir: '/nonexistent' } as const;
 
-export const generators: Generator[] = [sloRulesGenerator, prometheusConfigGenerator];
+export const generators: Generator[] = [sloRulesGenerator, prometheusConfigGenerator, grafanaDashboardsGenerator];
