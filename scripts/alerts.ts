@@ -45,6 +45,7 @@ await runScript(
     if (rows.length === 0) out.line('none');
     else out.table(rows, ['alertname', 'severity', 'service', 'state', 'for', 'receivers', 'summary']);
     const watchdog = all.some((a) => a.labels.alertname === 'Watchdog');
-    if (!watchdog) out.warn('the Watchdog is not firing: the path Prometheus → Alertmanager is broken (docs/runbooks/Watchdog.md)');
+    if (!watchdog)
+      out.warn('the Watchdog is not firing: the path Prometheus → Alertmanager is broken (docs/runbooks/Watchdog.md)');
   },
 );

@@ -13,12 +13,18 @@ await runScript(
   async ({ flags, out }) => {
     const results = await out.task('promtool, amtool, alert metadata, dashboards', () => allMonitoringChecks());
     if (flags.json) out.data(results);
-    else out.table(results.map((r) => ({ check: r.check, target: r.target, result: r.ok ? 'ok' : 'FAIL', detail: r.detail })));
+    else
+      out.table(
+        results.map((r) => ({ check: r.check, target: r.target, result: r.ok ? 'ok' : 'FAIL', detail: r.detail })),
+      );
     const failed = results.filter((r) => !r.ok);
     if (failed.length) {
-      throw new UserError(`${failed.length} of ${results.length} monitoring checks failed: ${failed.map((f) => f.target).join(', ')}`, {
-        hint: 'each FAIL line says what is wrong; generated files: make generate',
-      });
+      throw new UserError(
+        `${failed.length} of ${results.length} monitoring checks failed: ${failed.map((f) => f.target).join(', ')}`,
+        {
+          hint: 'each FAIL line says what is wrong; generated files: make generate',
+        },
+      );
     }
     if (!flags.json) out.ok(`${results.length} monitoring checks passed`);
   },

@@ -45,7 +45,8 @@ await runScript(
     if (!comment) throw new UsageError('no --comment given', 'say why, e.g. --comment "planned PostgreSQL upgrade"');
     if (!values.duration) throw new UsageError('no --duration given', 'e.g. --duration 2h');
     const seconds = parseDuration(values.duration as string, '--duration');
-    if (seconds > 7 * 86_400) throw new UsageError('--duration is over 7d', 'silence for at most a week; fix the alert instead');
+    if (seconds > 7 * 86_400)
+      throw new UsageError('--duration is over 7d', 'silence for at most a week; fix the alert instead');
     const author = ((values.author as string | undefined) ?? process.env.USER ?? os.userInfo().username).trim();
     if (!author) throw new UsageError('no --author given', 'pass --author NAME');
     const am = new AlertmanagerClient(monitoringUrl(env, 'alertmanager'));
@@ -54,7 +55,13 @@ await runScript(
     // Plan.
     const startsAt = new Date();
     const endsAt = new Date(startsAt.getTime() + seconds * 1000);
-    const silence = { matchers, startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(), createdBy: author, comment };
+    const silence = {
+      matchers,
+      startsAt: startsAt.toISOString(),
+      endsAt: endsAt.toISOString(),
+      createdBy: author,
+      comment,
+    };
     const muted = alerts.filter((a) => matchers.every((m) => matches(m, a.labels)));
     out.heading(`Silence in ${env.name} (${am.baseUrl}) until ${silence.endsAt}`);
     out.table([

@@ -22,8 +22,12 @@ await runScript(
     if (flags.json) {
       out.data(report);
     } else {
-      out.heading(`SLO report — ${env.name}, last ${window} (${prom.baseUrl}), ${report.requests === null ? 'no' : Math.round(report.requests)} requests`);
-      out.table(report.rows.map((r) => ({ indicator: r.indicator, value: r.shown, target: r.target, status: r.status })));
+      out.heading(
+        `SLO report — ${env.name}, last ${window} (${prom.baseUrl}), ${report.requests === null ? 'no' : Math.round(report.requests)} requests`,
+      );
+      out.table(
+        report.rows.map((r) => ({ indicator: r.indicator, value: r.shown, target: r.target, status: r.status })),
+      );
     }
     const breaches = report.rows.filter((r) => r.status === 'breach');
     if (report.requests === null || report.requests === 0) {

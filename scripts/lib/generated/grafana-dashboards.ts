@@ -7,7 +7,10 @@ export const grafanaDashboardsGenerator: Generator = {
   source: 'scripts/lib/monitoring/dashboards.ts',
   render() {
     return Promise.resolve(
-      DASHBOARDS.map((d) => ({ path: dashboardPath(d.uid), content: JSON.stringify(renderDashboard(d), null, 2) + '\n' })),
+      DASHBOARDS.map((d) => ({
+        path: dashboardPath(d.uid),
+        content: JSON.stringify(renderDashboard(d), null, 2) + '\n',
+      })),
     );
   },
 };

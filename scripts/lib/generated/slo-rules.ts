@@ -8,7 +8,10 @@ export const sloRulesGenerator: Generator = {
   source: 'environments/*.yaml slo',
   render() {
     return Promise.resolve(
-      listEnvironments().map((name) => ({ path: sloRulesPath(name), content: renderSloRules(loadEnvironment(name, COMMITTED)) })),
+      listEnvironments().map((name) => ({
+        path: sloRulesPath(name),
+        content: renderSloRules(loadEnvironment(name, COMMITTED)),
+      })),
     );
   },
 };

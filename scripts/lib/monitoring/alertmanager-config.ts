@@ -40,7 +40,7 @@ export interface RenderedAlertmanager {
  */
 export function renderAlertmanagerConfig(
   dir: string,
-  o: { urls?: Record<string, string>; inlineUrls: boolean; transform?: (config: Record<string, unknown>) => void },
+  o: { urls?: Record<string, string>; inlineUrls: boolean; timings?: RouteTimings },
 ): RenderedAlertmanager {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
@@ -70,10 +70,29 @@ export function renderAlertmanagerConfig(
       });
     }
   }
-  o.transform?.(config);
+  if (o.timings) applyTimings(config.route as Route, o.timings);
   const configFile = path.join(dir, 'alertmanager.yml');
   writeFileSync(configFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
   return { dir, configFile };
+}
+
+/** Group/repeat waits (Alertmanager durations such as "1s"); tests shorten them, nothing else. */
+export interface RouteTimings {
+  group_wait?: string;
+  group_interval?: string;
+  repeat_interval?: string;
+}
+
+interface Route extends RouteTimings {
+  routes?: Route[];
+}
+
+/** Sets the given waits on the route and every child route that sets its own. */
+function applyTimings(route: Route, t: RouteTimings, root = true): void {
+  for (const key of ['group_wait', 'group_interval', 'repeat_interval'] as const) {
+    if (t[key] && (root || route[key] !== undefined)) route[key] = t[key];
+  }
+  for (const child of route.routes ?? []) applyTimings(child, t, false);
 }
 
 /** Whether an Alertmanager version string (0.25.0) predates webhook `url_file` (0.26). */

@@ -109,7 +109,9 @@ export class AlertmanagerClient {
     return body.silenceID;
   }
 
-  async silences(): Promise<{ id: string; status: { state: string }; matchers: Matcher[]; createdBy: string; comment: string; endsAt: string }[]> {
+  async silences(): Promise<
+    { id: string; status: { state: string }; matchers: Matcher[]; createdBy: string; comment: string; endsAt: string }[]
+  > {
     return (await request(new URL('/api/v2/silences', this.baseUrl).toString(), 'Alertmanager')) as never;
   }
 }
@@ -142,7 +144,9 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, 
 export function parseDuration(raw: string, name = 'duration'): number {
   const text = raw.trim();
   if (!/^(\d+[smhdw])+$/.test(text)) {
-    throw new UserError(`${name} '${raw}' is not a duration`, { hint: `write e.g. 30m, 2h, 1h30m, 7d (units s m h d w)` });
+    throw new UserError(`${name} '${raw}' is not a duration`, {
+      hint: `write e.g. 30m, 2h, 1h30m, 7d (units s m h d w)`,
+    });
   }
   let total = 0;
   for (const [, n, unit] of text.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_SECONDS[unit];

@@ -74,7 +74,11 @@ export const datasourcesFile = fromRoot('grafana', 'provisioning', 'datasources'
 interface DashboardJson {
   uid?: string;
   title?: string;
-  panels?: { title?: string; datasource?: { type?: string; uid?: string }; targets?: { expr?: string; datasource?: { type?: string; uid?: string } }[] }[];
+  panels?: {
+    title?: string;
+    datasource?: { type?: string; uid?: string };
+    targets?: { expr?: string; datasource?: { type?: string; uid?: string } }[];
+  }[];
 }
 
 export function readDashboards(dir = dashboardsDir): { file: string; json: DashboardJson; text: string }[] {
@@ -122,13 +126,20 @@ export function checkDashboards(dir = dashboardsDir): CheckResult[] {
     if (!json.uid) problems.push('no uid');
     else if (seen.has(json.uid)) problems.push(`uid ${json.uid} also used by ${seen.get(json.uid)}`);
     else seen.set(json.uid, file);
-    if (text.includes('${DS_')) problems.push('has a ${DS_…} import placeholder (refer to a provisioned datasource uid)');
+    if (text.includes('${DS_'))
+      problems.push('has a ${DS_…} import placeholder (refer to a provisioned datasource uid)');
     for (const p of json.panels ?? []) {
       for (const ds of [p.datasource, ...(p.targets ?? []).map((t) => t.datasource)]) {
-        if (ds?.uid && !known.has(ds.uid)) problems.push(`panel "${p.title}": datasource uid ${ds.uid} is not provisioned`);
+        if (ds?.uid && !known.has(ds.uid))
+          problems.push(`panel "${p.title}": datasource uid ${ds.uid} is not provisioned`);
       }
     }
-    results.push({ check: 'dashboard', target: file, ok: problems.length === 0, detail: problems.join('; ') || `uid ${json.uid}` });
+    results.push({
+      check: 'dashboard',
+      target: file,
+      ok: problems.length === 0,
+      detail: problems.join('; ') || `uid ${json.uid}`,
+    });
   }
   for (const q of dashboardQueries(dir)) {
     const at = queryError(q.language, q.expr);
@@ -136,7 +147,8 @@ export function checkDashboards(dir = dashboardsDir): CheckResult[] {
       check: `${q.language} grammar`,
       target: `${q.file}: ${q.panel}`,
       ok: at === undefined,
-      detail: at === undefined ? 'parses' : `syntax error at offset ${at}: ${q.expr.slice(Math.max(0, at - 20), at + 20)}`,
+      detail:
+        at === undefined ? 'parses' : `syntax error at offset ${at}: ${q.expr.slice(Math.max(0, at - 20), at + 20)}`,
     });
   }
   return results;
@@ -157,10 +169,14 @@ export const ruleTestsDir = fromRoot('prometheus', 'tests');
 
 /** Rule files: prometheus/rules/*.yml and the generated rules/slo/*.yml, repository-relative. */
 export function ruleFiles(): string[] {
-  const top = readdirSync(rulesDir).filter((f) => f.endsWith('.yml')).map((f) => `prometheus/rules/${f}`);
+  const top = readdirSync(rulesDir)
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => `prometheus/rules/${f}`);
   const sloDir = path.join(rulesDir, 'slo');
   const slo = existsSync(sloDir)
-    ? readdirSync(sloDir).filter((f) => f.endsWith('.yml')).map((f) => `prometheus/rules/slo/${f}`)
+    ? readdirSync(sloDir)
+        .filter((f) => f.endsWith('.yml'))
+        .map((f) => `prometheus/rules/slo/${f}`)
     : [];
   return [...top.sort(), ...slo.sort()];
 }
@@ -169,11 +185,19 @@ export function alertRules(files = ruleFiles()): AlertRule[] {
   const out: AlertRule[] = [];
   for (const file of files) {
     const doc = parse(readFileSync(fromRoot(file), 'utf8')) as {
-      groups: { rules: { alert?: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[];
+      groups: {
+        rules: {
+          alert?: string;
+          expr: string;
+          labels?: Record<string, string>;
+          annotations?: Record<string, string>;
+        }[];
+      }[];
     };
     for (const g of doc.groups) {
       for (const r of g.rules) {
-        if (r.alert) out.push({ file, alert: r.alert, expr: r.expr, labels: r.labels ?? {}, annotations: r.annotations ?? {} });
+        if (r.alert)
+          out.push({ file, alert: r.alert, expr: r.expr, labels: r.labels ?? {}, annotations: r.annotations ?? {} });
       }
     }
   }
@@ -206,21 +230,26 @@ export function checkAlertMetadata(): CheckResult[] {
   const tested = unitTestedAlerts();
   return alertRules().map((r) => {
     const problems: string[] = [];
-    if (!SEVERITIES.includes(r.labels.severity)) problems.push(`severity '${r.labels.severity ?? ''}' is not one of ${SEVERITIES.join('/')}`);
+    if (!SEVERITIES.includes(r.labels.severity))
+      problems.push(`severity '${r.labels.severity ?? ''}' is not one of ${SEVERITIES.join('/')}`);
     if (!r.labels.service) problems.push('no service label (grouping and inhibition use it)');
     for (const a of ['summary', 'description', 'runbook_url', 'dashboard_url']) {
       if (!r.annotations[a]) problems.push(`no ${a}`);
     }
     const runbook = r.annotations.runbook_url ?? '';
-    if (runbook && !runbook.startsWith(`${RUNBOOK_BASE_URL}/`)) problems.push(`runbook_url is not under ${RUNBOOK_BASE_URL}`);
+    if (runbook && !runbook.startsWith(`${RUNBOOK_BASE_URL}/`))
+      problems.push(`runbook_url is not under ${RUNBOOK_BASE_URL}`);
     else if (runbook && !existsSync(fromRoot(RUNBOOK_DIR, runbook.slice(RUNBOOK_BASE_URL.length + 1)))) {
       problems.push(`runbook ${RUNBOOK_DIR}/${runbook.slice(RUNBOOK_BASE_URL.length + 1)} does not exist`);
     }
     const dash = /^(.*)\/d\/([^/?#]+)/.exec(r.annotations.dashboard_url ?? '');
-    if (r.annotations.dashboard_url && (!dash || dash[1] !== GRAFANA_BASE_URL)) problems.push(`dashboard_url is not ${GRAFANA_BASE_URL}/d/<uid>`);
-    else if (dash && !uids.has(dash[2])) problems.push(`dashboard_url names uid ${dash[2]}, which no dashboard in grafana/dashboards has`);
+    if (r.annotations.dashboard_url && (!dash || dash[1] !== GRAFANA_BASE_URL))
+      problems.push(`dashboard_url is not ${GRAFANA_BASE_URL}/d/<uid>`);
+    else if (dash && !uids.has(dash[2]))
+      problems.push(`dashboard_url names uid ${dash[2]}, which no dashboard in grafana/dashboards has`);
     const t = tested.get(r.alert);
-    if (!t?.fires.has(r.labels.severity)) problems.push(`no promtool test in prometheus/tests expects it to fire with severity ${r.labels.severity}`);
+    if (!t?.fires.has(r.labels.severity))
+      problems.push(`no promtool test in prometheus/tests expects it to fire with severity ${r.labels.severity}`);
     if (r.alert !== 'Watchdog' && !t?.quiet) problems.push('no promtool test expects it to stay quiet');
     return {
       check: 'alert',
@@ -253,8 +282,15 @@ export async function checkPrometheus(): Promise<CheckResult[]> {
   }
   const rules = ruleFiles();
   const r = await runTool('promtool', ['check', 'rules', ...rules.map((f) => fromRoot(f))]);
-  results.push({ check: 'promtool check rules', target: `${rules.length} files`, ok: r.code === 0, detail: lastLine(r) });
-  const tests = readdirSync(ruleTestsDir).filter((f) => f.endsWith('.yml')).sort();
+  results.push({
+    check: 'promtool check rules',
+    target: `${rules.length} files`,
+    ok: r.code === 0,
+    detail: lastLine(r),
+  });
+  const tests = readdirSync(ruleTestsDir)
+    .filter((f) => f.endsWith('.yml'))
+    .sort();
   for (const t of tests) {
     const u = await runTool('promtool', ['test', 'rules', t], ruleTestsDir);
     results.push({
@@ -321,7 +357,12 @@ export async function checkAlertmanager(): Promise<CheckResult[]> {
     });
     const results: CheckResult[] = [];
     const c = await runTool('amtool', ['check-config', configFile]);
-    results.push({ check: 'amtool check-config', target: 'alertmanager/alertmanager.yml', ok: c.code === 0, detail: lastLine(c) });
+    results.push({
+      check: 'amtool check-config',
+      target: 'alertmanager/alertmanager.yml',
+      ok: c.code === 0,
+      detail: lastLine(c),
+    });
     for (const rc of routeCases()) {
       const labels = Object.entries(rc.labels).map(([k, v]) => `${k}=${v}`);
       const r = await runTool('amtool', [
@@ -347,10 +388,5 @@ export async function checkAlertmanager(): Promise<CheckResult[]> {
 
 /** Every static check, in the order an operator reads them. */
 export async function allMonitoringChecks(): Promise<CheckResult[]> {
-  return [
-    ...(await checkPrometheus()),
-    ...checkAlertMetadata(),
-    ...(await checkAlertmanager()),
-    ...checkDashboards(),
-  ];
+  return [...(await checkPrometheus()), ...checkAlertMetadata(), ...(await checkAlertmanager()), ...checkDashboards()];
 }

@@ -120,12 +120,16 @@ function clusterJobs(env: Environment): { jobs: Job[]; alerting: Job } {
       statics('postgres', need('postgres')),
       statics('redis', need('redis')),
       statics('pushgateway', need('pushgateway'), { honor_labels: true }),
-      probeJob('blackbox-edge', {
-        static_configs: [{ targets: probes }],
-      }, [
-        { source_labels: ['__address__'], target_label: '__param_target' },
-        { target_label: '__address__', replacement: blackbox },
-      ]),
+      probeJob(
+        'blackbox-edge',
+        {
+          static_configs: [{ targets: probes }],
+        },
+        [
+          { source_labels: ['__address__'], target_label: '__param_target' },
+          { target_label: '__address__', replacement: blackbox },
+        ],
+      ),
       probeJob('api-readiness', pods, [
         ...podLabels(API_PORT_NAMES.http),
         {

@@ -70,7 +70,8 @@ export function sloDefinitions(env: Pick<Environment, 'name' | 'slo'>): SloDefin
       alert: 'ApiAvailabilityBudgetBurn',
       objective: ratio(env.slo.availabilityPercent),
       statement: `${env.slo.availabilityPercent}% of API requests answer without a 5xx`,
-      goodRatio: (w) => `1 - (${count(w, ',status_code=~"5.."')} / ${count(w)})`,
+      // No 5xx series at all must read as "no errors", not as no data: `or` a zero of the same shape.
+      goodRatio: (w) => `1 - ((${count(w, ',status_code=~"5.."')} or 0 * ${count(w)}) / ${count(w)})`,
     },
     {
       slo: 'latency',

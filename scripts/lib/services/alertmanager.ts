@@ -8,6 +8,7 @@ import {
   needsInlineUrls,
   receiverUrlsFromEnv,
   renderAlertmanagerConfig,
+  type RouteTimings,
 } from '../monitoring/alertmanager-config.js';
 import { fromRoot } from '../paths.js';
 import { requireTool } from '../tools.js';
@@ -37,6 +38,7 @@ export const alertmanagerService: ServiceSpec<AlertmanagerInfo> = {
       renderAlertmanagerConfig(path.dirname(renderedConfig(ctx)), {
         urls: (ctx.options.receiverUrls as Record<string, string> | undefined) ?? receiverUrlsFromEnv(process.env),
         inlineUrls: needsInlineUrls(installedAlertmanagerVersion()),
+        timings: ctx.options.timings as RouteTimings | undefined,
       });
     }
     return Promise.resolve();

@@ -29,6 +29,11 @@ export const blackboxExporterService: ServiceSpec<BlackboxInfo> = {
     return httpProbe(`http://${ctx.host}:${ctx.port}/-/healthy`);
   },
   info(ctx) {
-    return { host: ctx.host, port: ctx.port, url: `http://${ctx.host}:${ctx.port}`, address: `${ctx.host}:${ctx.port}` };
+    return {
+      host: ctx.host,
+      port: ctx.port,
+      url: `http://${ctx.host}:${ctx.port}`,
+      address: `${ctx.host}:${ctx.port}`,
+    };
   },
 };

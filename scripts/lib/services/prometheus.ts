@@ -2,8 +2,9 @@
 // unchanged: the file is copied beside its rules (a link to prometheus/rules) and a targets/
 // folder of file_sd files written for this stack's loopback ports — the only thing that differs
 // from compose, where targets/ names the compose services.
-import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { fromRoot } from '../paths.js';
 import { requireTool } from '../tools.js';
 import { httpProbe } from './probes.js';
@@ -68,7 +69,18 @@ export const prometheusService: ServiceSpec<PrometheusInfo> = {
           }))
         : [];
     }
-    renderPrometheusConfig(configDir(ctx), targets);
+    const file = renderPrometheusConfig(configDir(ctx), targets);
+    // Tests evaluate in seconds, not in the production rhythm; nothing else of the file changes.
+    const intervals = ctx.options.intervals as { scrape?: string; evaluation?: string } | undefined;
+    if (intervals) {
+      const doc = parseDocument(readFileSync(file, 'utf8'));
+      if (intervals.scrape) {
+        doc.setIn(['global', 'scrape_interval'], intervals.scrape);
+        doc.setIn(['global', 'scrape_timeout'], intervals.scrape);
+      }
+      if (intervals.evaluation) doc.setIn(['global', 'evaluation_interval'], intervals.evaluation);
+      writeFileSync(file, doc.toString());
+    }
     return Promise.resolve();
   },
 
