@@ -3,6 +3,8 @@
 // environment files …). One registry, so `make generate` rewrites them all and `make generate
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
+import { format, resolveConfig } from 'prettier';
+import { fromRoot } from '../paths.js';
 import { grafanaDashboardsGenerator } from './grafana-dashboards.js';
 import { prometheusConfigGenerator } from './prometheus-config.js';
 import { sloRulesGenerator } from './slo-rules.js';
@@ -20,6 +22,12 @@ export interface Generator {
   source: string;
   /** Renders every file this generator owns; must be deterministic (no timestamps). */
   render(): Promise<GeneratedFile[]>;
+}
+
+/** Formats a generated file as the repository's Prettier config does, so `make lint` agrees with it. */
+export async function formatLikeRepo(file: string, text: string): Promise<string> {
+  const options = await resolveConfig(fromRoot(file));
+  return format(text, { ...options, filepath: fromRoot(file) });
 }
 
 /**

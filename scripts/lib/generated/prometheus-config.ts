@@ -2,7 +2,7 @@
 import { listEnvironments, loadEnvironment } from '../environments.js';
 import { UserError } from '../errors.js';
 import { prometheusConfigPath, renderPrometheusConfig } from '../monitoring/prometheus-config.js';
-import { COMMITTED, type Generator } from './index.js';
+import { COMMITTED, formatLikeRepo, type Generator } from './index.js';
 
 export const prometheusConfigGenerator: Generator = {
   name: 'prometheus-config',
@@ -17,6 +17,11 @@ export const prometheusConfigGenerator: Generator = {
         { hint: 'keep one environment with deploy.kind local' },
       );
     }
-    return Promise.resolve(envs.map((e) => ({ path: prometheusConfigPath(e), content: renderPrometheusConfig(e) })));
+    return Promise.all(
+      envs.map(async (e) => ({
+        path: prometheusConfigPath(e),
+        content: await formatLikeRepo(prometheusConfigPath(e), renderPrometheusConfig(e)),
+      })),
+    );
   },
 };

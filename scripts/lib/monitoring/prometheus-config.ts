@@ -170,5 +170,5 @@ export function renderPrometheusConfig(env: Environment): string {
         `# the native stack runs this same file with targets/ written for its loopback ports.\n`
       : `# Cluster: API pods found through the Kubernetes API in namespace ${env.deploy.namespace}; hosts\n` +
         `# outside the cluster from monitoring.targets.\n`);
-  return header + stringify(config, { lineWidth: 0, aliasDuplicateObjects: false });
+  return header + stringify(config, { lineWidth: 150, minContentWidth: 40, aliasDuplicateObjects: false });
 }
