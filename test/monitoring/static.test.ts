@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { loadEnvironment } from '../../scripts/lib/environments.js';
+import { formatLikeRepo } from '../../scripts/lib/generated/index.js';
 import {
   alertRules,
   checkAlertMetadata,
@@ -181,10 +182,10 @@ describe('monitoring configs: static checks (make check-monitoring)', function (
     expect(queryError('logql', '{service="api"} | json | status >= 500')).to.equal(undefined);
   });
 
-  it("SLO rules come from each environment's slo block: another objective renders other rules", () => {
+  it("SLO rules come from each environment's slo block: another objective renders other rules", async () => {
     const dev = loadEnvironment('dev');
     const committed = readFileSync(fromRoot(sloRulesPath('dev')), 'utf8');
-    expect(renderSloRules(dev)).to.equal(committed);
+    expect(await formatLikeRepo(sloRulesPath('dev'), renderSloRules(dev))).to.equal(committed);
     const stricter = renderSloRules({ name: 'dev', slo: { ...dev.slo, availabilityPercent: 99.95 } });
     expect(stricter).to.not.equal(committed);
     expect(stricter).to.contain('vector(0.9995)');

@@ -29,7 +29,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Free ports for every local.ports key; api gets two consecutive free ones (two replicas). */
 async function freeLocalPorts(): Promise<Record<string, number>> {
   const keys = ['nginx', 'nginxStatus', 'postgres', 'redis', 'prometheus', 'alertmanager', 'grafana', 's3'];
-  const more = ['postgresExporter', 'redisExporter', 'nginxExporter'];
+  const more = ['postgresExporter', 'redisExporter', 'nginxExporter', 'blackboxExporter', 'pushgateway'];
   const ports = await freePorts(keys.length + more.length);
   const out: Record<string, number> = {};
   [...keys, ...more].forEach((k, i) => (out[k] = ports[i]));
@@ -103,11 +103,13 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
         'alertmanager',
         'api-1',
         'api-2',
+        'blackbox-exporter',
         'nginx',
         'nginx-exporter',
         'postgres',
         'postgres-exporter',
         'prometheus',
+        'pushgateway',
         'redis',
         'redis-exporter',
         's3',
@@ -148,17 +150,18 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     expect(readFileSync(path.join(runDir, 'prometheus', 'config', 'prometheus.yml'), 'utf8')).to.equal(
       readFileSync(fromRoot('prometheus', 'prometheus.yml'), 'utf8'),
     );
-    let api: { labels: { service: string }; health: string }[] = [];
+    // The replica is the target's `pod` label (relabelled from the file_sd `service`).
+    let api: { labels: { pod: string }; health: string }[] = [];
     for (let i = 0; i < 100; i++) {
       const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets?state=active`);
       const body = (await res.json()) as {
-        data: { activeTargets: { labels: { job: string; service: string }; health: string }[] };
+        data: { activeTargets: { labels: { job: string; pod: string }; health: string }[] };
       };
       api = body.data.activeTargets.filter((t) => t.labels.job === 'api');
       if (api.length === 2 && api.every((t) => t.health === 'up')) break;
       await sleep(500);
     }
-    expect(api.map((t) => `${t.labels.service}:${t.health}`).sort()).to.deep.equal(['api-1:up', 'api-2:up']);
+    expect(api.map((t) => `${t.labels.pod}:${t.health}`).sort()).to.deep.equal(['api-1:up', 'api-2:up']);
   });
 
   it('status --json reports every service running and healthy with its PID and port', async () => {
@@ -169,7 +172,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
       services: { service: string; state: string; pid: number; port: number; health: string }[];
     };
     expect(status.mode).to.equal('native');
-    expect(status.services).to.have.length(11);
+    expect(status.services).to.have.length(13);
     for (const s of status.services)
       expect(`${s.service}:${s.state}:${s.health}`).to.equal(`${s.service}:running:healthy`);
     expect(status.services.find((s) => s.service === 'nginx')?.port).to.equal(ports.nginx);

@@ -2,7 +2,7 @@
 // make slo-report, make alerts and make silence. Where they are: environments/<env>.yaml
 // monitoring.prometheusUrl / alertmanagerUrl, or the local stack's ports (local.ports).
 import type { Environment } from '../environments.js';
-import { UserError } from '../errors.js';
+import { UsageError, UserError } from '../errors.js';
 
 /** Base URL of an environment's Prometheus or Alertmanager. @throws UserError when it has none. */
 export function monitoringUrl(env: Environment, what: 'prometheus' | 'alertmanager'): string {
@@ -118,21 +118,22 @@ export class AlertmanagerClient {
 
 /**
  * Alertmanager matcher syntax `name=value`, `name!=value`, `name=~regex`, `name!~regex`
- * (as amtool and the v2 API's matcher fields). @throws UserError naming the bad matcher.
+ * (as amtool and the v2 API's matcher fields). @throws UsageError naming the bad matcher.
  */
 export function parseMatcher(raw: string): Matcher {
   const m = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$/.exec(raw);
   if (!m || m[3] === '') {
-    throw new UserError(`'${raw}' is not a matcher`, {
-      hint: 'write name=value, name!=value, name=~regex or name!~regex (e.g. --matcher alertname=ApiDown)',
-    });
+    throw new UsageError(
+      `'${raw}' is not a matcher`,
+      'write name=value, name!=value, name=~regex or name!~regex (e.g. --matcher alertname=ApiDown)',
+    );
   }
   const op = m[2];
   if (op.includes('~')) {
     try {
       new RegExp(`^(?:${m[3]})$`);
     } catch {
-      throw new UserError(`the regex in '${raw}' does not compile`, { hint: 'fix the regular expression' });
+      throw new UsageError(`the regex in '${raw}' does not compile`, 'fix the regular expression');
     }
   }
   return { name: m[1], value: m[3], isRegex: op.includes('~'), isEqual: !op.startsWith('!') };
@@ -140,7 +141,7 @@ export function parseMatcher(raw: string): Matcher {
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
-/** Prometheus-style duration ("90m", "1h30m", "2d") in seconds. @throws UserError when malformed. */
+/** Prometheus-style duration ("90m", "1h30m", "2d") in seconds. @throws UsageError when malformed. */
 export function parseDuration(raw: string, name = 'duration'): number {
   const text = raw.trim();
   if (!/^(\d+[smhdw])+$/.test(text)) {
@@ -150,6 +151,6 @@ export function parseDuration(raw: string, name = 'duration'): number {
   }
   let total = 0;
   for (const [, n, unit] of text.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_SECONDS[unit];
-  if (total === 0) throw new UserError(`${name} '${raw}' is zero`, { hint: 'give a positive duration' });
+  if (total === 0) throw new UsageError(`${name} '${raw}' is zero`, 'give a positive duration');
   return total;
 }
