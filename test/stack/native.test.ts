@@ -253,7 +253,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const tracked = trackedProcesses(runDir).map((t) => t.record!);
     const r = await script('down');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/stopped 11 services/);
+    expect(r.stdout).to.match(/stopped 13 services/);
     for (const rec of tracked) expect(isSameProcessAlive(rec), rec.name).to.equal(false);
     expect(trackedProcesses(runDir)).to.deep.equal([]);
     for (const [k, p] of Object.entries(ports)) {
