@@ -29,15 +29,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Polls until `fn` returns a value (not undefined/false) or the deadline passes; returns the last value. */
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: Error | undefined;
   for (;;) {
     try {
       const v = await fn();
       if (v !== undefined && v !== false) return v;
     } catch (err) {
-      last = err;
+      last = err as Error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
     await sleep(1000);
   }
 }
@@ -89,7 +89,7 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
   let webhook: Awaited<ReturnType<typeof startWebhook>>;
   let prom: PrometheusClient;
   let am: AlertmanagerClient;
-  let apis: string[] = [];
+  const apis: string[] = [];
   let edge: string;
   let envDir: string;
 
