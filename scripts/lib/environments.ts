@@ -168,6 +168,19 @@ export const environmentSchema = z.strictObject({
       releasesKept: z.number().int().min(2).max(50).default(5),
     })
     .optional(),
+  /** Where make logs reads this environment's logs; without `loki`, the local stack's files. */
+  logs: z
+    .strictObject({
+      loki: z
+        .strictObject({
+          /** Loki's base URL (query API under /loki/api/v1); credentials LOKI_USERNAME/LOKI_PASSWORD or LOKI_TOKEN from .env.<env>. */
+          url: z.url({ protocol: /^https?$/ }),
+          /** X-Scope-OrgID (multi-tenant Loki). */
+          tenant: z.string().min(1).optional(),
+        })
+        .optional(),
+    })
+    .optional(),
   slo: z.strictObject({
     availabilityPercent: z.number().gt(90).lt(100),
     latencyP95Ms: z.number().positive(),
