@@ -132,6 +132,23 @@ infra-plan: $(NPM_STAMP) ## Terraform plan of ENV's Cloudflare zone and R2 bucke
 infra-apply: $(NPM_STAMP) ## Apply exactly the saved plan to ENV's Cloudflare zone and buckets (DRY_RUN=1 plan only)
 	@$(call SCRIPT,infra-apply)
 
+##@ Monitoring
+.PHONY: check-monitoring
+check-monitoring: $(NPM_STAMP) ## Static checks of prometheus/, alertmanager/, grafana/: promtool, amtool, alert links, dashboards
+	@$(call SCRIPT,check-monitoring)
+
+.PHONY: slo-report
+slo-report: $(NPM_STAMP) ## SLIs of ENV over WINDOW (default 30d) from its Prometheus, against the SLA (JSON=1)
+	@$(call SCRIPT,slo-report) $(if $(WINDOW),--window=$(WINDOW))
+
+.PHONY: alerts
+alerts: $(NPM_STAMP) ## Alerts in ENV's Alertmanager: firing, silenced, inhibited (JSON=1)
+	@$(call SCRIPT,alerts)
+
+.PHONY: silence
+silence: $(NPM_STAMP) ## Silence alerts in ENV's Alertmanager (ARGS="--matcher alertname=X --duration 2h --comment ...")
+	@$(call SCRIPT,silence)
+
 ##@ Quality
 .PHONY: lint
 lint: $(NPM_STAMP) ## ESLint (type-aware) + Prettier check + yamllint on configs + shellcheck (FIX=1 to fix)

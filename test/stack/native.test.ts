@@ -30,7 +30,7 @@ import { expectEvery } from '../support/assertions.js';
 /** Free ports for every local.ports key; api gets two consecutive free ones (two replicas). */
 async function freeLocalPorts(): Promise<Record<string, number>> {
   const keys = ['nginx', 'nginxStatus', 'postgres', 'redis', 'prometheus', 'alertmanager', 'grafana', 's3'];
-  const more = ['postgresExporter', 'redisExporter', 'nginxExporter'];
+  const more = ['postgresExporter', 'redisExporter', 'nginxExporter', 'blackboxExporter', 'pushgateway'];
   const ports = await freePorts(keys.length + more.length);
   const out: Record<string, number> = {};
   [...keys, ...more].forEach((k, i) => (out[k] = ports[i]));
@@ -120,11 +120,13 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
         'alertmanager',
         'api-1',
         'api-2',
+        'blackbox-exporter',
         'nginx',
         'nginx-exporter',
         'postgres',
         'postgres-exporter',
         'prometheus',
+        'pushgateway',
         'redis',
         'redis-exporter',
         's3',
@@ -165,19 +167,20 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     expect(readFileSync(path.join(runDir, 'prometheus', 'config', 'prometheus.yml'), 'utf8')).to.equal(
       readFileSync(fromRoot('prometheus', 'prometheus.yml'), 'utf8'),
     );
-    let api: { labels: { service: string }; health: string }[] = [];
+    // The replica is the target's `pod` label (relabelled from the file_sd `service`).
+    let api: { labels: { pod: string }; health: string }[] = [];
     await waitFor(
       async () => {
         const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets?state=active`);
         const body = (await res.json()) as {
-          data: { activeTargets: { labels: { job: string; service: string }; health: string }[] };
+          data: { activeTargets: { labels: { job: string; pod: string }; health: string }[] };
         };
         api = body.data.activeTargets.filter((t) => t.labels.job === 'api');
         return api.length === 2 && api.every((t) => t.health === 'up');
       },
       { timeoutMs: 50_000, intervalMs: 500 },
     );
-    expect(api.map((t) => `${t.labels.service}:${t.health}`).sort()).to.deep.equal(['api-1:up', 'api-2:up']);
+    expect(api.map((t) => `${t.labels.pod}:${t.health}`).sort()).to.deep.equal(['api-1:up', 'api-2:up']);
   });
 
   it('status --json reports every service running and healthy with its PID and port', async () => {
@@ -188,7 +191,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
       services: { service: string; state: string; pid: number; port: number; health: string }[];
     };
     expect(status.mode).to.equal('native');
-    expect(status.services).to.have.length(11);
+    expect(status.services).to.have.length(13);
     for (const s of status.services)
       expect(`${s.service}:${s.state}:${s.health}`).to.equal(`${s.service}:running:healthy`);
     expect(status.services.find((s) => s.service === 'nginx')?.port).to.equal(ports.nginx);
@@ -278,7 +281,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const tracked = trackedProcesses(runDir).map((t) => t.record!);
     const r = await script('down');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/stopped 11 services/);
+    expect(r.stdout).to.match(/stopped 13 services/);
     for (const rec of tracked) expect(isSameProcessAlive(rec), rec.name).to.equal(false);
     expect(trackedProcesses(runDir)).to.deep.equal([]);
     for (const [k, p] of Object.entries(ports)) {
