@@ -11,7 +11,6 @@ import { DatabaseService } from './db/database.service.js';
 import { HealthController } from './health/health.controller.js';
 import { APP_LOGGER, type AppLogger } from './logging/logger.js';
 import { APP_METRICS, type AppMetrics } from './metrics/metrics.js';
-import { MetricsController } from './metrics/metrics.controller.js';
 import { ProgrammesService } from './programmes/programmes.service.js';
 import { LIFECYCLE, type Lifecycle } from './shutdown/lifecycle.js';
 import { StorageService } from './storage/storage.service.js';
@@ -33,7 +32,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [ChannelsController, AdminController, HealthController, MetricsController],
+      controllers: [ChannelsController, AdminController, HealthController],
       providers: [
         { provide: APP_CONFIG, useValue: deps.config },
         { provide: APP_LOGGER, useValue: deps.logger },

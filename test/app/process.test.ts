@@ -183,7 +183,7 @@ describe('app: the built process (logs, shutdown)', function () {
       const fresh = await fetch(path);
       expect(fresh.headers.get('x-cache')).to.equal('miss');
       expect(((await fresh.json()) as { data: { name: string } }).data.name).to.equal('Layered');
-      const metrics = await (await fetch(`${app.url}/metrics`)).text();
+      const metrics = await (await fetch(app.metricsUrl)).text();
       expect(metrics).to.match(/app_cache_hits_total\{cache="channels",layer="local"\} [1-9]/);
     });
   });
@@ -213,7 +213,7 @@ describe('app: the built process (logs, shutdown)', function () {
           body: await r.text(),
         }));
         await eventually(async () =>
-          /http_requests_in_flight [1-9]/.test(await (await fetch(`${app.url}/metrics`)).text()),
+          /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()),
         );
         const t0 = Date.now();
         app.proc.kill('SIGTERM');
@@ -256,7 +256,7 @@ describe('app: the built process (logs, shutdown)', function () {
           () => 'aborted',
         );
         await eventually(async () =>
-          /http_requests_in_flight [1-9]/.test(await (await fetch(`${app.url}/metrics`)).text()),
+          /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()),
         );
         const t0 = Date.now();
         app.proc.kill('SIGTERM');

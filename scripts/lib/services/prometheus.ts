@@ -22,6 +22,12 @@ export type TargetFiles = Record<string, { target: string; service: string }[]>;
 export const prometheusConfigSource = fromRoot('prometheus', 'prometheus.yml');
 export const prometheusRulesSource = fromRoot('prometheus', 'rules');
 
+/** host:port Prometheus scrapes for a peer: its metricsUrl's (the API has a separate metrics port), else its main port. */
+export function scrapeTarget(peer: Record<string, unknown>): string {
+  if (typeof peer.metricsUrl === 'string') return new URL(peer.metricsUrl).host;
+  return `${String(peer.host)}:${String(peer.port)}`;
+}
+
 function configDir(ctx: ServiceContext): string {
   return path.join(ctx.dir, 'config');
 }
@@ -52,7 +58,7 @@ export const prometheusService: ServiceSpec<PrometheusInfo> = {
     for (const [job, names] of Object.entries(jobs)) {
       targets[job] = names
         .filter((n) => ctx.peers[n])
-        .map((n) => ({ target: `${String(ctx.peers[n].host)}:${String(ctx.peers[n].port)}`, service: n }));
+        .map((n) => ({ target: scrapeTarget(ctx.peers[n]), service: n }));
     }
     renderPrometheusConfig(configDir(ctx), targets);
     return Promise.resolve();
