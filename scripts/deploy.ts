@@ -69,7 +69,7 @@ await runScript(
         { what: 'how', value: d.kind === 'helm' ? `helm release ${d.release} from ${d.chart}` : `kustomize ${d.overlay}` },
         { what: 'cluster', value: `context ${d.kubeContext}, namespace ${d.namespace}` },
         { what: 'image tag', value: `${tag} (commit ${commit})` },
-        { what: 'render', value: `${path.relative(repoRoot, file)} (${render.objects.length} objects)` },
+        { what: 'render', value: `${file.startsWith(repoRoot + path.sep) ? path.relative(repoRoot, file) : file} (${render.objects.length} objects)` },
         { what: 'deployed by', value: `${record.by} at ${record.at}` },
         { what: 'verify', value: `${d.kind === 'helm' ? 'helm test, then ' : ''}${env.api.publicUrl}/health/ready and a read endpoint` },
       ],

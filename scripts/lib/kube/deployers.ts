@@ -266,7 +266,7 @@ export class HelmDeployer implements Deployer {
 
   async verifyInCluster(): Promise<void> {
     const r = await this.helm(['test', this.d.release, '--logs', `--timeout=${this.timeouts.testSeconds}s`]);
-    if (r.exitCode !== 0) throw new UserError(`helm test ${this.d.release} failed: ${describe(r)}`);
+    if (r.exitCode !== 0) throw new UserError(`helm test ${this.d.release} failed: ${(r.stderr || r.stdout).trim().replace(/\s+/g, ' ')}`);
   }
 
   async rollback(_render: { deployment: string }, to: string | undefined): Promise<string> {
