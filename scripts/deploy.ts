@@ -25,8 +25,10 @@ const APP_SECRET = 'mytv-api';
 
 await runScript(
   {
-    summary: 'Deploy the API to ENV’s Kubernetes cluster: kustomize (staging) or Helm (production), migration first, verified, rolled back on failure.',
-    usage: 'make deploy-staging | make deploy-prod [DRY_RUN=1] [YES=1] [ARGS="--allow-dirty --timeout=600 --verify-timeout=120"]',
+    summary:
+      'Deploy the API to ENV’s Kubernetes cluster: kustomize (staging) or Helm (production), migration first, verified, rolled back on failure.',
+    usage:
+      'make deploy-staging | make deploy-prod [DRY_RUN=1] [YES=1] [ARGS="--allow-dirty --timeout=600 --verify-timeout=120"]',
     options: {
       'allow-dirty': { type: 'boolean' },
       timeout: { type: 'string' },
@@ -53,7 +55,13 @@ await runScript(
     const render = await renderEnvironment(exec, env, { tag, record });
     out.step(`validate ${render.objects.length} objects (Kubernetes schemas, policy)`);
     await checkRender(render.objects, d.kind === 'helm' ? d.valuesFile : d.overlay);
-    const deployer = createDeployer(exec, env, { rolloutSeconds, migrationSeconds: Math.min(rolloutSeconds, 600), testSeconds: 300 }, record, tag);
+    const deployer = createDeployer(
+      exec,
+      env,
+      { rolloutSeconds, migrationSeconds: Math.min(rolloutSeconds, 600), testSeconds: 300 },
+      record,
+      tag,
+    );
     await guardContext(deployer, env);
 
     const work = path.join(runDirFrom(values), 'deploy', env.name, tag);
@@ -66,12 +74,21 @@ await runScript(
     out.table(
       [
         { what: 'environment', value: `${env.name} (${env.production ? 'production' : 'not production'})` },
-        { what: 'how', value: d.kind === 'helm' ? `helm release ${d.release} from ${d.chart}` : `kustomize ${d.overlay}` },
+        {
+          what: 'how',
+          value: d.kind === 'helm' ? `helm release ${d.release} from ${d.chart}` : `kustomize ${d.overlay}`,
+        },
         { what: 'cluster', value: `context ${d.kubeContext}, namespace ${d.namespace}` },
         { what: 'image tag', value: `${tag} (commit ${commit})` },
-        { what: 'render', value: `${file.startsWith(repoRoot + path.sep) ? path.relative(repoRoot, file) : file} (${render.objects.length} objects)` },
+        {
+          what: 'render',
+          value: `${file.startsWith(repoRoot + path.sep) ? path.relative(repoRoot, file) : file} (${render.objects.length} objects)`,
+        },
         { what: 'deployed by', value: `${record.by} at ${record.at}` },
-        { what: 'verify', value: `${d.kind === 'helm' ? 'helm test, then ' : ''}${env.api.publicUrl}/health/ready and a read endpoint` },
+        {
+          what: 'verify',
+          value: `${d.kind === 'helm' ? 'helm test, then ' : ''}${env.api.publicUrl}/health/ready and a read endpoint`,
+        },
       ],
       ['what', 'value'],
     );
@@ -84,7 +101,15 @@ await runScript(
       out.line(`would check ${env.api.publicUrl}/health/ready and ${env.api.publicUrl}/v2/channels?limit=1`);
       await deployer.recordResult(render.deployment, 'succeeded');
       out.line('dry run: nothing was changed');
-      if (flags.json) out.data({ environment: env.name, kind: d.kind, tag, render: file, objects: render.objects.length, dryRun: true });
+      if (flags.json)
+        out.data({
+          environment: env.name,
+          kind: d.kind,
+          tag,
+          render: file,
+          objects: render.objects.length,
+          dryRun: true,
+        });
       return;
     }
     await deployer.checkSecret(APP_SECRET);
@@ -98,11 +123,24 @@ await runScript(
     // --- act, verify, and on failure roll back and say so
     const failed = async (failure: UserError, stage: string): Promise<never> => {
       await deployer.recordResult(render.deployment, `failed at ${stage}`).catch(() => undefined);
-      if (flags.json) out.data({ environment: env.name, tag, result: 'failed', stage, message: failure.message, state: failure.hint, record });
+      if (flags.json)
+        out.data({
+          environment: env.name,
+          tag,
+          result: 'failed',
+          stage,
+          message: failure.message,
+          state: failure.hint,
+          record,
+        });
       throw failure;
     };
     try {
-      out.step(d.kind === 'helm' ? 'helm upgrade --install --atomic --wait (migration hook first)' : 'apply the migration job and wait for it, then apply and wait for the rollout');
+      out.step(
+        d.kind === 'helm'
+          ? 'helm upgrade --install --atomic --wait (migration hook first)'
+          : 'apply the migration job and wait for it, then apply and wait for the rollout',
+      );
       await deployer.apply(render, file, migrationFile, live);
     } catch (err) {
       if (err instanceof DeployFailure) await failed(err, err.stage);
@@ -131,11 +169,24 @@ await runScript(
       } catch (err) {
         state = err instanceof UserError ? `${err.message}; ${err.hint ?? ''}` : String(err);
       }
-      await failed(new DeployFailure('verify', `${tag} was rolled out to ${env.name} but failed verification: ${problem}`, state), 'verify');
+      await failed(
+        new DeployFailure('verify', `${tag} was rolled out to ${env.name} but failed verification: ${problem}`, state),
+        'verify',
+      );
     }
 
     await deployer.recordResult(render.deployment, 'succeeded');
-    out.ok(`${tag} is live on ${env.name} (${d.kubeContext}/${d.namespace}); deployed by ${record.by} at ${record.at}; previously ${live.detail}`);
-    if (flags.json) out.data({ environment: env.name, kind: d.kind, tag, result: 'succeeded', previous: live.revision ?? null, record });
+    out.ok(
+      `${tag} is live on ${env.name} (${d.kubeContext}/${d.namespace}); deployed by ${record.by} at ${record.at}; previously ${live.detail}`,
+    );
+    if (flags.json)
+      out.data({
+        environment: env.name,
+        kind: d.kind,
+        tag,
+        result: 'succeeded',
+        previous: live.revision ?? null,
+        record,
+      });
   },
 );

@@ -33,11 +33,24 @@ await runScript(
     const d = kubeDeploy(env);
     const to = values.to as string | undefined;
     if (to !== undefined && !/^[1-9][0-9]*$/.test(to))
-      throw new UsageError(`--to must be a revision number (got ${JSON.stringify(to)})`, 'see the revisions with kubectl rollout history / helm history');
+      throw new UsageError(
+        `--to must be a revision number (got ${JSON.stringify(to)})`,
+        'see the revisions with kubectl rollout history / helm history',
+      );
     const rolloutSeconds = intOption(values.timeout, 'timeout', { default: 600, min: 30, max: 3600 });
     const verifySeconds = intOption(values['verify-timeout'], 'verify-timeout', { default: 120, min: 0, max: 1800 });
-    const record: DeployRecord = { by: await deployedBy(exec), commit: `rollback${to ? ` to ${to}` : ''}`, at: new Date().toISOString() };
-    const deployer = createDeployer(exec, env, { rolloutSeconds, migrationSeconds: rolloutSeconds, testSeconds: 300 }, record, 'rollback');
+    const record: DeployRecord = {
+      by: await deployedBy(exec),
+      commit: `rollback${to ? ` to ${to}` : ''}`,
+      at: new Date().toISOString(),
+    };
+    const deployer = createDeployer(
+      exec,
+      env,
+      { rolloutSeconds, migrationSeconds: rolloutSeconds, testSeconds: 300 },
+      record,
+      'rollback',
+    );
     await guardContext(deployer, env);
 
     if (!flags.dryRun) out.line(await deployer.history(DEPLOYMENT));
@@ -53,9 +66,13 @@ await runScript(
     const checks = await verifyPublic(env.api.publicUrl, verifySeconds * 1000);
     out.table(checks.map((c) => ({ check: c.url, result: c.ok ? 'ok' : 'FAILED', detail: c.detail })));
     const bad = checks.find((c) => !c.ok);
-    await deployer.recordResult(DEPLOYMENT, bad ? 'rolled back, verification failed' : 'rolled back').catch(() => undefined);
+    await deployer
+      .recordResult(DEPLOYMENT, bad ? 'rolled back, verification failed' : 'rolled back')
+      .catch(() => undefined);
     if (bad)
-      throw new UserError(`${state}, but ${bad.url} answered ${bad.detail}`, { hint: 'the rollback is in place; look at the pods and the edge (make status is local only)' });
+      throw new UserError(`${state}, but ${bad.url} answered ${bad.detail}`, {
+        hint: 'the rollback is in place; look at the pods and the edge (make status is local only)',
+      });
     out.ok(state);
     if (flags.json) out.data({ environment: env.name, result: 'rolled back', to: to ?? 'previous', record });
   },

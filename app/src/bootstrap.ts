@@ -73,10 +73,12 @@ export async function createApp(
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   // After the API listens: a scrape never sees a process that cannot serve yet.
-  const metricsServer = await startMetricsServer(metrics, config.host, config.metrics.port).catch(async (err: unknown) => {
-    await app.close();
-    throw err;
-  });
+  const metricsServer = await startMetricsServer(metrics, config.host, config.metrics.port).catch(
+    async (err: unknown) => {
+      await app.close();
+      throw err;
+    },
+  );
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (reason: string) =>

@@ -212,9 +212,7 @@ describe('app: the built process (logs, shutdown)', function () {
           status: r.status,
           body: await r.text(),
         }));
-        await eventually(async () =>
-          /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()),
-        );
+        await eventually(async () => /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()));
         const t0 = Date.now();
         app.proc.kill('SIGTERM');
         await eventually(async () => (await fetch(`${app.url}/health/ready`)).status === 503, 1000);
@@ -255,9 +253,7 @@ describe('app: the built process (logs, shutdown)', function () {
           (r) => r.status,
           () => 'aborted',
         );
-        await eventually(async () =>
-          /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()),
-        );
+        await eventually(async () => /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()));
         const t0 = Date.now();
         app.proc.kill('SIGTERM');
         expect(await app.exited).to.equal(0);

@@ -25,11 +25,15 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
       expect(r.code, r.stderr).to.equal(0);
       const tag = world.commit();
       const lines = r.stdout.split('\n').filter((l) => l.startsWith('would run: '));
-      expect(lines[0]).to.match(/kubectl --context mytv-staging --namespace mytv-staging apply -f \S+\/migration\.yaml$/);
+      expect(lines[0]).to.match(
+        /kubectl --context mytv-staging --namespace mytv-staging apply -f \S+\/migration\.yaml$/,
+      );
       expect(lines[1]).to.include(`wait --for=condition=complete job/mytv-api-migrate-${tag} --timeout=600s`);
       expect(lines[2]).to.match(/apply -f \S+\/render\.yaml$/);
       expect(lines[3]).to.include('rollout status deployment/mytv-api --timeout=600s');
-      expect(lines[4]).to.include('annotate deployment/mytv-api --overwrite').and.include(`mytv.app/deployed-commit=${tag}`);
+      expect(lines[4])
+        .to.include('annotate deployment/mytv-api --overwrite')
+        .and.include(`mytv.app/deployed-commit=${tag}`);
       expect(changingCalls(r.calls), 'nothing may change under --dry-run').to.deep.equal([]);
       const render = readFileSync(path.join(world.runDir, 'deploy', 'staging', tag, 'render.yaml'), 'utf8');
       expect(render).to.include(`image: ghcr.io/mytelevision/mytv-api:${tag}`).and.not.include('mytv-api:2.0.0');
@@ -42,7 +46,15 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
       expect(r.code, r.stderr).to.equal(0);
       const upgrade = r.stdout.split('\n').find((l) => l.includes(' upgrade --install mytv-api '))!;
       expect(upgrade).to.be.a('string');
-      for (const flag of ['--atomic', '--wait', '--timeout=600s', '--history-max=10', '--kube-context mytv-prod', '--namespace mytv-prod', `image.tag=${world.commit()}`])
+      for (const flag of [
+        '--atomic',
+        '--wait',
+        '--timeout=600s',
+        '--history-max=10',
+        '--kube-context mytv-prod',
+        '--namespace mytv-prod',
+        `image.tag=${world.commit()}`,
+      ])
         expect(upgrade).to.include(flag);
       expect(upgrade).to.include(path.join('helm', 'mytv-api', 'values-prod.yaml'));
       expect(r.stdout).to.match(/would run: \S*helm test mytv-api --logs --timeout=300s/);
@@ -52,9 +64,14 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
 
   describe('bad input: one line, non-zero, nothing applied', () => {
     it('a wrong kube context is refused before anything touches the cluster', async () => {
-      const r = await world.run('deploy', ['--env=prod', '--yes'], { currentContext: 'mytv-staging', contexts: ['mytv-prod'] });
+      const r = await world.run('deploy', ['--env=prod', '--yes'], {
+        currentContext: 'mytv-staging',
+        contexts: ['mytv-prod'],
+      });
       expect(r.code).to.equal(1);
-      expect(r.stderr.split('\n')[0]).to.equal("error: the current kube context is 'mytv-staging' but prod.yaml names 'mytv-prod': refusing to touch the wrong cluster");
+      expect(r.stderr.split('\n')[0]).to.equal(
+        "error: the current kube context is 'mytv-staging' but prod.yaml names 'mytv-prod': refusing to touch the wrong cluster",
+      );
       expect(changingCalls(r.calls)).to.deep.equal([]);
     });
 
@@ -80,7 +97,9 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
       try {
         const r = await world.run('deploy', ['--env=staging'], STAGING);
         expect(r.code).to.equal(1);
-        expect(r.stderr.split('\n')[0]).to.match(/^error: the working tree has uncommitted changes \(uncommitted\.txt\)/);
+        expect(r.stderr.split('\n')[0]).to.match(
+          /^error: the working tree has uncommitted changes \(uncommitted\.txt\)/,
+        );
         expect(r.calls).to.deep.equal([]);
         const allowed = await world.run('deploy', ['--env=staging', '--dry-run', '--allow-dirty'], STAGING);
         expect(allowed.code, allowed.stderr).to.equal(0);
@@ -101,7 +120,9 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
         writeFileSync(envFile, doc.toString());
         const r = await world.run('deploy', ['--env=prod', '--yes'], PROD);
         expect(r.code).to.equal(1);
-        expect(r.stderr.split('\n')[0]).to.match(/^error: helm template helm\/mytv-api -f \S+ failed: .*Additional property replicas is not allowed/);
+        expect(r.stderr.split('\n')[0]).to.match(
+          /^error: helm template helm\/mytv-api -f \S+ failed: .*Additional property replicas is not allowed/,
+        );
         expect(changingCalls(r.calls)).to.deep.equal([]);
       } finally {
         writeFileSync(envFile, original);
@@ -113,7 +134,9 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
       const r = await world.run('deploy', ['--env=staging'], { ...STAGING, secret: false });
       expect(r.code).to.equal(1);
       expect(r.stderr).to.include('error: the Secret mytv-api does not exist in namespace mytv-staging');
-      expect(r.stderr).to.include('kubectl -n mytv-staging create secret generic mytv-api --from-env-file=.env.staging.secret');
+      expect(r.stderr).to.include(
+        'kubectl -n mytv-staging create secret generic mytv-api --from-env-file=.env.staging.secret',
+      );
       expect(changingCalls(r.calls)).to.deep.equal([]);
     });
   });
@@ -124,12 +147,24 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
     it('deploys: migration job first and awaited, then apply and rollout status, verified, recorded', async () => {
       const r = await world.run('deploy', ['--env=staging'], live);
       expect(r.code, r.stderr).to.equal(0);
-      expect(changingCalls(r.calls).map(sub)).to.deep.equal(['apply -f', 'wait --for=condition=complete', 'apply -f', 'annotate deployment/mytv-api']);
+      expect(changingCalls(r.calls).map(sub)).to.deep.equal([
+        'apply -f',
+        'wait --for=condition=complete',
+        'apply -f',
+        'annotate deployment/mytv-api',
+      ]);
       const applies = r.calls.filter((c) => words(c)[0] === 'apply').map((c) => words(c)[2]);
       expect(applies[0]).to.match(/migration\.yaml$/);
       expect(applies[1]).to.match(/render\.yaml$/);
       expect(r.calls.some((c) => words(c).join(' ').startsWith('rollout status deployment/mytv-api'))).to.equal(true);
-      expect(r.calls.every((c) => words(c)[0] === 'kustomize' || words(c).join(' ') === 'config current-context' || c.args.includes('mytv-staging'))).to.equal(true);
+      expect(
+        r.calls.every(
+          (c) =>
+            words(c)[0] === 'kustomize' ||
+            words(c).join(' ') === 'config current-context' ||
+            c.args.includes('mytv-staging'),
+        ),
+      ).to.equal(true);
       const annotate = r.calls.find((c) => words(c)[0] === 'annotate')!;
       expect(annotate.args).to.include('mytv.app/deploy-result=succeeded');
       expect(r.stdout).to.match(/^Deployment\/mytv-api\s+update$/m);
@@ -142,17 +177,25 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
       expect(r.code).to.equal(1);
       const undo = r.calls.find((c) => sub(c) === 'rollout undo')!;
       expect(words(undo)).to.include('--to-revision=4');
-      expect(r.stderr).to.match(/^error: the rollout of deployment\/mytv-api failed: error: deployment "mytv-api" exceeded its progress deadline/);
+      expect(r.stderr).to.match(
+        /^error: the rollout of deployment\/mytv-api failed: error: deployment "mytv-api" exceeded its progress deadline/,
+      );
       expect(r.stderr).to.include('hint: rolled back: staging runs revision 4 of deployment/mytv-api again, ready');
-      expect(r.calls.find((c) => words(c)[0] === 'annotate')!.args).to.include('mytv.app/deploy-result=failed at rollout');
+      expect(r.calls.find((c) => words(c)[0] === 'annotate')!.args).to.include(
+        'mytv.app/deploy-result=failed at rollout',
+      );
     });
 
     it('a failed migration rolls nothing out: the Deployment is never applied', async () => {
       const r = await world.run('deploy', ['--env=staging'], { ...live, migration: 'fail' });
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.match(/^error: the migration job\/mytv-api-migrate-\S+ did not complete: error: timed out waiting for the condition on jobs\//);
+      expect(r.stderr).to.match(
+        /^error: the migration job\/mytv-api-migrate-\S+ did not complete: error: timed out waiting for the condition on jobs\//,
+      );
       expect(r.stderr).to.include('(last log: {"level":"error"');
-      expect(r.stderr).to.include('hint: nothing was rolled out; staging still runs revision 4 (ghcr.io/mytelevision/mytv-api:old)');
+      expect(r.stderr).to.include(
+        'hint: nothing was rolled out; staging still runs revision 4 (ghcr.io/mytelevision/mytv-api:old)',
+      );
       const applies = r.calls.filter((c) => words(c)[0] === 'apply');
       expect(applies).to.have.length(1);
       expect(r.state.revision).to.equal('4');
@@ -202,11 +245,20 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
     it('deploys with --yes: helm upgrade --atomic --wait, helm test, public checks, recorded', async () => {
       const r = await world.run('deploy', ['--env=prod', '--yes'], live);
       expect(r.code, r.stderr).to.equal(0);
-      expect(changingCalls(r.calls).map((c) => `${c.tool} ${words(c)[0]}`)).to.deep.equal(['helm upgrade', 'helm test', 'kubectl annotate']);
+      expect(changingCalls(r.calls).map((c) => `${c.tool} ${words(c)[0]}`)).to.deep.equal([
+        'helm upgrade',
+        'helm test',
+        'kubectl annotate',
+      ]);
       const upgrade = r.calls.find((c) => words(c)[0] === 'upgrade')!;
-      for (const flag of ['--install', '--atomic', '--wait', '--history-max=10', '--create-namespace']) expect(upgrade.args).to.include(flag);
-      expect(upgrade.args.join(' ')).to.include(`--set image.tag=${world.commit()}`).and.include('--kube-context mytv-prod');
-      expect(upgrade.args.join(' ')).to.include('--description ' + world.commit() + ' by test-actor (GitHub Actions) at ');
+      for (const flag of ['--install', '--atomic', '--wait', '--history-max=10', '--create-namespace'])
+        expect(upgrade.args).to.include(flag);
+      expect(upgrade.args.join(' '))
+        .to.include(`--set image.tag=${world.commit()}`)
+        .and.include('--kube-context mytv-prod');
+      expect(upgrade.args.join(' ')).to.include(
+        '--description ' + world.commit() + ' by test-actor (GitHub Actions) at ',
+      );
       expect(r.stdout).to.include('ServiceAccount/mytv-api').and.include('Deployment/mytv-api');
       expect(r.stdout).to.match(/✓ \S+ is live on prod .*previously release mytv-api revision 7 \(deployed\)/);
     });
@@ -214,7 +266,9 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
     it('a failing upgrade is rolled back by Helm itself (--atomic); the message says so', async () => {
       const r = await world.run('deploy', ['--env=prod', '--yes'], { ...live, upgrade: 'fail-atomic' });
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.match(/^error: helm upgrade of mytv-api failed: Error: UPGRADE FAILED: release mytv-api failed, and has been rolled back due to atomic being set/);
+      expect(r.stderr).to.match(
+        /^error: helm upgrade of mytv-api failed: Error: UPGRADE FAILED: release mytv-api failed, and has been rolled back due to atomic being set/,
+      );
       expect(r.stderr).to.include('hint: Helm rolled back by itself (--atomic): prod runs the previous revision again');
       expect(r.calls.some((c) => words(c)[0] === 'rollback' || words(c)[0] === 'test')).to.equal(false);
     });
@@ -222,14 +276,23 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
     it('a failing first install is removed by Helm (--atomic); the message says there is no release', async () => {
       const r = await world.run('deploy', ['--env=prod', '--yes'], { ...PROD, upgrade: 'fail-atomic' });
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.include('hint: first install: Helm removed the failed release (--atomic); prod has no release');
+      expect(r.stderr).to.include(
+        'hint: first install: Helm removed the failed release (--atomic); prod has no release',
+      );
     });
 
     it('a failing helm test rolls back to the revision that ran before', async () => {
       const r = await world.run('deploy', ['--env=prod', '--yes'], { ...live, helmTest: 'fail' });
       expect(r.code).to.equal(1);
-      expect(words(r.calls.find((c) => words(c)[0] === 'rollback')!)).to.deep.include.members(['rollback', 'mytv-api', '7', '--wait']);
-      expect(r.stderr).to.match(/failed verification: helm test mytv-api failed: Error: 1 error occurred: \* pod mytv-api-test-ready failed/);
+      expect(words(r.calls.find((c) => words(c)[0] === 'rollback')!)).to.deep.include.members([
+        'rollback',
+        'mytv-api',
+        '7',
+        '--wait',
+      ]);
+      expect(r.stderr).to.match(
+        /failed verification: helm test mytv-api failed: Error: 1 error occurred: \* pod mytv-api-test-ready failed/,
+      );
       expect(r.stderr).to.include('hint: rolled back: prod runs revision 7 of release mytv-api again');
       expect(r.state.helmRolledBackTo).to.equal('7');
     });
@@ -240,7 +303,11 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
       expect(changingCalls(refused.calls)).to.deep.equal([]);
       const r = await world.run('rollback', ['--env=prod', '--yes'], live);
       expect(r.code, r.stderr).to.equal(0);
-      expect(words(r.calls.find((c) => words(c)[0] === 'rollback')!).slice(0, 3)).to.deep.equal(['rollback', 'mytv-api', '--wait']);
+      expect(words(r.calls.find((c) => words(c)[0] === 'rollback')!).slice(0, 3)).to.deep.equal([
+        'rollback',
+        'mytv-api',
+        '--wait',
+      ]);
       expect(r.stdout).to.include('✓ prod runs the previous revision of release mytv-api again');
     });
   });

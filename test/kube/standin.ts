@@ -3,7 +3,16 @@
 // environments' public URL served by a loopback HTTP server, a throwaway git checkout (GIT_DIR),
 // and environment files pointing at that server. Everything lives in one temp directory.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,8 +63,10 @@ export class KubeWorld {
     for (const tool of ['kubectl', 'helm']) symlinkSync(standin, path.join(this.binDir, tool));
     this.port = await freePort();
     this.server = createServer((req, res) => {
-      if (req.url === '/health/ready') res.writeHead(this.readyStatus, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      else if (req.url?.startsWith('/v2/channels')) res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[{"slug":"seed-0001"}]}');
+      if (req.url === '/health/ready')
+        res.writeHead(this.readyStatus, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      else if (req.url?.startsWith('/v2/channels'))
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[{"slug":"seed-0001"}]}');
       else res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
@@ -66,7 +77,10 @@ export class KubeWorld {
       writeFileSync(path.join(this.envDir, `${name}.yaml`), doc.toString());
     }
     mkdirSync(this.gitDir);
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@example.invalid', '-c', 'user.name=t', '-C', this.gitDir, ...args], { stdio: 'ignore' });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.email=t@example.invalid', '-c', 'user.name=t', '-C', this.gitDir, ...args], {
+        stdio: 'ignore',
+      });
     git('init', '-q');
     writeFileSync(path.join(this.gitDir, 'README'), 'test checkout\n');
     git('add', 'README');
@@ -104,7 +118,11 @@ export class KubeWorld {
     });
     const callsFile = path.join(standinDir, 'calls.jsonl');
     const calls = existsSync(callsFile)
-      ? readFileSync(callsFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Call)
+      ? readFileSync(callsFile, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Call)
       : [];
     const stateFile = path.join(standinDir, 'state.json');
     const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>) : {};
@@ -131,7 +149,11 @@ export function words(c: Call): string[] {
 export function changingCalls(calls: Call[]): Call[] {
   return calls.filter((c) => {
     const [cmd, sub] = words(c);
-    if (c.tool === 'kubectl') return ['apply', 'wait', 'annotate', 'create', 'delete'].includes(cmd) || (cmd === 'rollout' && sub !== 'history' && sub !== 'status');
+    if (c.tool === 'kubectl')
+      return (
+        ['apply', 'wait', 'annotate', 'create', 'delete'].includes(cmd) ||
+        (cmd === 'rollout' && sub !== 'history' && sub !== 'status')
+      );
     return ['upgrade', 'install', 'test', 'rollback', 'uninstall'].includes(cmd);
   });
 }

@@ -18,7 +18,10 @@ export const CHART_DIR = 'helm/mytv-api';
 export const OVERLAYS_DIR = 'kustomize/overlays';
 /** Renders for checks carry a fixed, valid tag; a deploy sets the commit. */
 export const CHECK_TAG = '0000000';
-export const HELM_CHECK_API_VERSIONS = ['monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule'];
+export const HELM_CHECK_API_VERSIONS = [
+  'monitoring.coreos.com/v1/ServiceMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
+];
 
 export interface CheckRow {
   check: string;
@@ -44,19 +47,35 @@ export function overlays(): string[] {
     .map((d) => `${OVERLAYS_DIR}/${d}`);
 }
 
-export async function helmTemplate(exec: Exec, valuesFile: string, extra: string[] = ['--set', `image.tag=${CHECK_TAG}`]) {
+export async function helmTemplate(
+  exec: Exec,
+  valuesFile: string,
+  extra: string[] = ['--set', `image.tag=${CHECK_TAG}`],
+) {
   return exec.run(
     requireTool('helm'),
-    ['template', 'mytv-api', fromRoot(CHART_DIR), '-f', fromRoot(valuesFile), ...HELM_CHECK_API_VERSIONS.flatMap((v) => ['--api-versions', v]), ...extra],
+    [
+      'template',
+      'mytv-api',
+      fromRoot(CHART_DIR),
+      '-f',
+      fromRoot(valuesFile),
+      ...HELM_CHECK_API_VERSIONS.flatMap((v) => ['--api-versions', v]),
+      ...extra,
+    ],
     { readOnly: true, nothrow: true },
   );
 }
 
 export async function helmLint(exec: Exec, valuesFile: string) {
-  return exec.run(requireTool('helm'), ['lint', '--strict', fromRoot(CHART_DIR), '-f', fromRoot(valuesFile), '--set', `image.tag=${CHECK_TAG}`], {
-    readOnly: true,
-    nothrow: true,
-  });
+  return exec.run(
+    requireTool('helm'),
+    ['lint', '--strict', fromRoot(CHART_DIR), '-f', fromRoot(valuesFile), '--set', `image.tag=${CHECK_TAG}`],
+    {
+      readOnly: true,
+      nothrow: true,
+    },
+  );
 }
 
 export async function kustomize(exec: Exec, overlay: string) {
@@ -67,8 +86,20 @@ async function objectChecks(target: string, objects: K8sObject[]): Promise<Check
   const schema = await validateObjects(objects);
   const policy = checkPolicies(objects);
   return [
-    { check: 'schemas', target, ok: schema.length === 0, detail: schema.length ? schema.map((p) => `${p.object}: ${p.message}`).join('; ') : `${objects.length} objects valid` },
-    { check: 'policy', target, ok: policy.length === 0, detail: policy.length ? policy.map((v) => `${v.rule} ${v.object}: ${v.message}`).join('; ') : 'every rule holds' },
+    {
+      check: 'schemas',
+      target,
+      ok: schema.length === 0,
+      detail: schema.length
+        ? schema.map((p) => `${p.object}: ${p.message}`).join('; ')
+        : `${objects.length} objects valid`,
+    },
+    {
+      check: 'policy',
+      target,
+      ok: policy.length === 0,
+      detail: policy.length ? policy.map((v) => `${v.rule} ${v.object}: ${v.message}`).join('; ') : 'every rule holds',
+    },
   ];
 }
 
@@ -77,14 +108,29 @@ export async function runK8sChecks(exec: Exec): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   for (const values of chartValuesFiles()) {
     const lint = await helmLint(exec, values);
-    rows.push({ check: 'helm lint --strict', target: values, ok: lint.exitCode === 0, detail: lint.exitCode === 0 ? 'ok' : lastLine(lint.stdout + lint.stderr) });
+    rows.push({
+      check: 'helm lint --strict',
+      target: values,
+      ok: lint.exitCode === 0,
+      detail: lint.exitCode === 0 ? 'ok' : lastLine(lint.stdout + lint.stderr),
+    });
     const t = await helmTemplate(exec, values);
-    rows.push({ check: 'helm template', target: values, ok: t.exitCode === 0, detail: t.exitCode === 0 ? 'ok' : lastLine(t.stderr) });
+    rows.push({
+      check: 'helm template',
+      target: values,
+      ok: t.exitCode === 0,
+      detail: t.exitCode === 0 ? 'ok' : lastLine(t.stderr),
+    });
     if (t.exitCode === 0) rows.push(...(await objectChecks(values, parseManifests(t.stdout, values))));
   }
   for (const overlay of overlays()) {
     const k = await kustomize(exec, overlay);
-    rows.push({ check: 'kubectl kustomize', target: overlay, ok: k.exitCode === 0, detail: k.exitCode === 0 ? 'ok' : lastLine(k.stderr) });
+    rows.push({
+      check: 'kubectl kustomize',
+      target: overlay,
+      ok: k.exitCode === 0,
+      detail: k.exitCode === 0 ? 'ok' : lastLine(k.stderr),
+    });
     if (k.exitCode === 0) rows.push(...(await objectChecks(overlay, parseManifests(k.stdout, overlay))));
   }
   rows.push(...(await consistencyChecks(exec)));
@@ -98,7 +144,11 @@ export async function consistencyChecks(exec: Exec): Promise<CheckRow[]> {
     .filter((e) => e.deploy.kind !== 'local');
   const record = { by: 'k8s-check', commit: CHECK_TAG, at: '1970-01-01T00:00:00Z' };
   const rendered = [];
-  for (const env of envs) rendered.push({ env, essentials: podEssentials((await renderEnvironment(exec, env, { tag: CHECK_TAG, record })).objects) });
+  for (const env of envs)
+    rendered.push({
+      env,
+      essentials: podEssentials((await renderEnvironment(exec, env, { tag: CHECK_TAG, record })).objects),
+    });
   const rows: CheckRow[] = [];
   for (const other of rendered.slice(1)) {
     const diffs = compareEssentials(rendered[0].essentials, other.essentials);
@@ -106,7 +156,9 @@ export async function consistencyChecks(exec: Exec): Promise<CheckRow[]> {
       check: 'same pod',
       target: `${rendered[0].env.name} (${rendered[0].env.deploy.kind}) vs ${other.env.name} (${other.env.deploy.kind})`,
       ok: diffs.length === 0,
-      detail: diffs.length ? diffs.map((x) => `${x.field}: ${x.left} vs ${x.right}`).join('; ') : 'image, ports, probes, env names, security context, resources, shutdown agree',
+      detail: diffs.length
+        ? diffs.map((x) => `${x.field}: ${x.left} vs ${x.right}`).join('; ')
+        : 'image, ports, probes, env names, security context, resources, shutdown agree',
     });
   }
   return rows;

@@ -41,7 +41,9 @@ function envNames(c: Container, objects: K8sObject[]): string[] {
 
 /** The essentials of the render's API Deployment (its container named `api`, else its first). */
 export function podEssentials(objects: K8sObject[], deploymentName?: string): PodEssentials {
-  const deployment = objects.find((o) => o.kind === 'Deployment' && (!deploymentName || o.metadata.name === deploymentName));
+  const deployment = objects.find(
+    (o) => o.kind === 'Deployment' && (!deploymentName || o.metadata.name === deploymentName),
+  );
   if (!deployment) throw new Error('the render has no Deployment');
   const pod = podSpecOf(deployment)!;
   const c = pod.containers.find((x) => x.name === 'api') ?? pod.containers[0];

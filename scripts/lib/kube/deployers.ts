@@ -11,7 +11,16 @@ import type { Exec, RunResult } from '../exec.js';
 import { fromRoot } from '../paths.js';
 import { requireTool } from '../tools.js';
 import { isHelmHook, objectName, parseManifests, type K8sObject } from './manifests.js';
-import { helmValueArgs, kubeDeploy, lastLine, RECORD_ANNOTATIONS, recordAnnotations, type DeployRecord, type KubeDeploy, type Render } from './render.js';
+import {
+  helmValueArgs,
+  kubeDeploy,
+  lastLine,
+  RECORD_ANNOTATIONS,
+  recordAnnotations,
+  type DeployRecord,
+  type KubeDeploy,
+  type Render,
+} from './render.js';
 
 export interface PlanRow {
   object: string;
@@ -111,10 +120,21 @@ export class KustomizeDeployer implements Deployer {
   }
 
   async live(render: Render): Promise<LiveState> {
-    const r = await this.kubectl(['get', 'deployment', render.deployment, '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[0].image}'], { readOnly: true });
+    const r = await this.kubectl(
+      [
+        'get',
+        'deployment',
+        render.deployment,
+        '-o',
+        'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision} {.spec.template.spec.containers[0].image}',
+      ],
+      { readOnly: true },
+    );
     if (r.exitCode !== 0) {
       if (/NotFound|not found/.test(r.stderr)) return { detail: 'nothing deployed yet (first deploy)' };
-      throw new UserError(`cannot read deployment/${render.deployment} in ${this.namespace}: ${describe(r)}`, { hint: `check access with kubectl --context ${this.context} -n ${this.namespace} get deployments; nothing was changed` });
+      throw new UserError(`cannot read deployment/${render.deployment} in ${this.namespace}: ${describe(r)}`, {
+        hint: `check access with kubectl --context ${this.context} -n ${this.namespace} get deployments; nothing was changed`,
+      });
     }
     const [revision, image] = r.stdout.trim().split(' ');
     return { revision: revision || undefined, detail: `revision ${revision || '?'} (${image ?? 'unknown image'})` };
@@ -122,7 +142,10 @@ export class KustomizeDeployer implements Deployer {
 
   async plan(_render: Render, file: string): Promise<{ rows: PlanRow[]; diff: string }> {
     const r = await this.kubectl(['diff', '-f', file], { readOnly: true });
-    if (r.exitCode > 1) throw new UserError(`kubectl diff failed (exit ${r.exitCode}): ${describe(r)}`, { hint: 'nothing was changed; check the cluster connection and the render' });
+    if (r.exitCode > 1)
+      throw new UserError(`kubectl diff failed (exit ${r.exitCode}): ${describe(r)}`, {
+        hint: 'nothing was changed; check the cluster connection and the render',
+      });
     // "diff -u -N /tmp/LIVE-…/apps.v1.Deployment.mytv-staging.mytv-api /tmp/MERGED-…/…" per changed object.
     const rows: PlanRow[] = [...r.stdout.matchAll(/^diff -u -N (\S+) (\S+)$/gm)].map((m) => {
       const parts = m[2].split('/').pop()!.split('.');
@@ -137,8 +160,17 @@ export class KustomizeDeployer implements Deployer {
     if (render.migrationJob) {
       const a = await this.kubectl(['apply', '-f', migrationFile]);
       if (a.exitCode !== 0)
-        throw new DeployFailure('migration', `kubectl apply of the migration failed: ${describe(a)}`, `nothing was rolled out; ${this.env.name} still runs ${live.detail}`);
-      const w = await this.kubectl(['wait', '--for=condition=complete', `job/${render.migrationJob}`, `--timeout=${this.timeouts.migrationSeconds}s`]);
+        throw new DeployFailure(
+          'migration',
+          `kubectl apply of the migration failed: ${describe(a)}`,
+          `nothing was rolled out; ${this.env.name} still runs ${live.detail}`,
+        );
+      const w = await this.kubectl([
+        'wait',
+        '--for=condition=complete',
+        `job/${render.migrationJob}`,
+        `--timeout=${this.timeouts.migrationSeconds}s`,
+      ]);
       if (w.exitCode !== 0) {
         const logs = await this.kubectl(['logs', `job/${render.migrationJob}`, '--tail=20'], { readOnly: true });
         throw new DeployFailure(
@@ -153,10 +185,19 @@ export class KustomizeDeployer implements Deployer {
       const state = await this.rollbackAfterFailure(render, live);
       throw new DeployFailure('apply', `kubectl apply failed: ${describe(a)}`, state);
     }
-    const s = await this.kubectl(['rollout', 'status', `deployment/${render.deployment}`, `--timeout=${this.timeouts.rolloutSeconds}s`]);
+    const s = await this.kubectl([
+      'rollout',
+      'status',
+      `deployment/${render.deployment}`,
+      `--timeout=${this.timeouts.rolloutSeconds}s`,
+    ]);
     if (s.exitCode !== 0) {
       const state = await this.rollbackAfterFailure(render, live);
-      throw new DeployFailure('rollout', `the rollout of deployment/${render.deployment} failed: ${describe(s)}`, state);
+      throw new DeployFailure(
+        'rollout',
+        `the rollout of deployment/${render.deployment} failed: ${describe(s)}`,
+        state,
+      );
     }
   }
 
@@ -172,18 +213,39 @@ export class KustomizeDeployer implements Deployer {
   }
 
   async rollback(render: { deployment: string }, to: string | undefined): Promise<string> {
-    const u = await this.kubectl(['rollout', 'undo', `deployment/${render.deployment}`, ...(to ? [`--to-revision=${to}`] : [])]);
+    const u = await this.kubectl([
+      'rollout',
+      'undo',
+      `deployment/${render.deployment}`,
+      ...(to ? [`--to-revision=${to}`] : []),
+    ]);
     if (u.exitCode !== 0)
-      throw new DeployFailure('rollback', `kubectl rollout undo failed: ${describe(u)}`, `${this.env.name} is in an unknown state: check kubectl --context ${this.context} -n ${this.namespace} rollout history deployment/${render.deployment}`);
-    const s = await this.kubectl(['rollout', 'status', `deployment/${render.deployment}`, `--timeout=${this.timeouts.rolloutSeconds}s`]);
+      throw new DeployFailure(
+        'rollback',
+        `kubectl rollout undo failed: ${describe(u)}`,
+        `${this.env.name} is in an unknown state: check kubectl --context ${this.context} -n ${this.namespace} rollout history deployment/${render.deployment}`,
+      );
+    const s = await this.kubectl([
+      'rollout',
+      'status',
+      `deployment/${render.deployment}`,
+      `--timeout=${this.timeouts.rolloutSeconds}s`,
+    ]);
     if (s.exitCode !== 0)
-      throw new DeployFailure('rollback', `the rollback of deployment/${render.deployment} is not ready either: ${describe(s)}`, `${this.env.name} is degraded: check kubectl --context ${this.context} -n ${this.namespace} get pods`);
+      throw new DeployFailure(
+        'rollback',
+        `the rollback of deployment/${render.deployment} is not ready either: ${describe(s)}`,
+        `${this.env.name} is degraded: check kubectl --context ${this.context} -n ${this.namespace} get pods`,
+      );
     return `${this.env.name} runs ${to ? `revision ${to}` : 'the previous revision'} of deployment/${render.deployment} again, ready`;
   }
 
   async history(deployment: string): Promise<string> {
     const r = await this.kubectl(['rollout', 'history', `deployment/${deployment}`], { readOnly: true });
-    if (r.exitCode !== 0) throw new UserError(`cannot read the rollout history: ${describe(r)}`, { hint: `check kubectl --context ${this.context} -n ${this.namespace} get deployments` });
+    if (r.exitCode !== 0)
+      throw new UserError(`cannot read the rollout history: ${describe(r)}`, {
+        hint: `check kubectl --context ${this.context} -n ${this.namespace} get deployments`,
+      });
     return r.stdout.trim();
   }
 
@@ -215,11 +277,17 @@ export class HelmDeployer implements Deployer {
   }
 
   private helm(args: string[], o: { readOnly?: boolean } = {}): Promise<RunResult> {
-    return this.exec.run(this.helmBin, [...args, '--kube-context', this.context, '--namespace', this.namespace], { readOnly: o.readOnly, nothrow: true });
+    return this.exec.run(this.helmBin, [...args, '--kube-context', this.context, '--namespace', this.namespace], {
+      readOnly: o.readOnly,
+      nothrow: true,
+    });
   }
 
   private kubectl(args: string[], o: { readOnly?: boolean } = {}): Promise<RunResult> {
-    return this.exec.run(this.kubectlBin, ['--context', this.context, '--namespace', this.namespace, ...args], { readOnly: o.readOnly, nothrow: true });
+    return this.exec.run(this.kubectlBin, ['--context', this.context, '--namespace', this.namespace, ...args], {
+      readOnly: o.readOnly,
+      nothrow: true,
+    });
   }
 
   async currentContext(): Promise<string | undefined> {
@@ -235,55 +303,112 @@ export class HelmDeployer implements Deployer {
     const r = await this.helm(['history', this.d.release, '--max', '1', '--output', 'json'], { readOnly: true });
     if (r.exitCode !== 0) {
       if (/release: not found/.test(r.stderr)) return { detail: 'nothing deployed yet (first install)' };
-      throw new UserError(`helm history ${this.d.release} failed: ${describe(r)}`, { hint: 'nothing was changed; check the cluster connection' });
+      throw new UserError(`helm history ${this.d.release} failed: ${describe(r)}`, {
+        hint: 'nothing was changed; check the cluster connection',
+      });
     }
-    const last = (JSON.parse(r.stdout || '[]') as { revision: number; status: string; app_version?: string; description?: string }[]).pop();
+    const last = (
+      JSON.parse(r.stdout || '[]') as { revision: number; status: string; app_version?: string; description?: string }[]
+    ).pop();
     if (!last) return { detail: 'nothing deployed yet (first install)' };
-    return { revision: String(last.revision), detail: `release ${this.d.release} revision ${last.revision} (${last.status})` };
+    return {
+      revision: String(last.revision),
+      detail: `release ${this.d.release} revision ${last.revision} (${last.status})`,
+    };
   }
 
   async plan(render: Render): Promise<{ rows: PlanRow[]; diff: string }> {
     const r = await this.helm(['get', 'manifest', this.d.release], { readOnly: true });
     if (r.exitCode !== 0 && !/release: not found/.test(r.stderr))
-      throw new UserError(`helm get manifest ${this.d.release} failed: ${describe(r)}`, { hint: 'nothing was changed; check the cluster connection' });
+      throw new UserError(`helm get manifest ${this.d.release} failed: ${describe(r)}`, {
+        hint: 'nothing was changed; check the cluster connection',
+      });
     const liveObjects = r.exitCode === 0 ? parseManifests(r.stdout, 'the live release') : [];
-    return { rows: compareObjects(liveObjects, render.objects.filter((o) => !isHelmHook(o))), diff: '' };
+    return {
+      rows: compareObjects(
+        liveObjects,
+        render.objects.filter((o) => !isHelmHook(o)),
+      ),
+      diff: '',
+    };
   }
 
   async apply(): Promise<void> {
     const description = `${this.record.commit} by ${this.record.by} at ${this.record.at}`;
-    const args = helmValueArgs(this.d, this.tag, this.record, ['upgrade', '--install', this.d.release, fromRoot(this.d.chart)]);
+    const args = helmValueArgs(this.d, this.tag, this.record, [
+      'upgrade',
+      '--install',
+      this.d.release,
+      fromRoot(this.d.chart),
+    ]);
     // --atomic: a failed upgrade (migration hook included) rolls back by itself; --wait: until pods are ready.
-    const r = await this.helm([...args, '--atomic', '--wait', '--wait-for-jobs', `--timeout=${this.timeouts.rolloutSeconds}s`, '--history-max=10', '--create-namespace', '--description', description]);
+    const r = await this.helm([
+      ...args,
+      '--atomic',
+      '--wait',
+      '--wait-for-jobs',
+      `--timeout=${this.timeouts.rolloutSeconds}s`,
+      '--history-max=10',
+      '--create-namespace',
+      '--description',
+      description,
+    ]);
     if (r.exitCode === 0) return;
     const message = `helm upgrade of ${this.d.release} failed: ${describe(r)}`;
     if (/has been rolled back due to atomic being set/.test(r.stderr))
-      throw new DeployFailure('upgrade', message, `Helm rolled back by itself (--atomic): ${this.env.name} runs the previous revision again; nothing else to undo`);
+      throw new DeployFailure(
+        'upgrade',
+        message,
+        `Helm rolled back by itself (--atomic): ${this.env.name} runs the previous revision again; nothing else to undo`,
+      );
     if (/has been uninstalled due to atomic being set/.test(r.stderr))
-      throw new DeployFailure('upgrade', message, `first install: Helm removed the failed release (--atomic); ${this.env.name} has no release`);
-    throw new DeployFailure('upgrade', message, `state unknown: check helm --kube-context ${this.context} -n ${this.namespace} history ${this.d.release}`);
+      throw new DeployFailure(
+        'upgrade',
+        message,
+        `first install: Helm removed the failed release (--atomic); ${this.env.name} has no release`,
+      );
+    throw new DeployFailure(
+      'upgrade',
+      message,
+      `state unknown: check helm --kube-context ${this.context} -n ${this.namespace} history ${this.d.release}`,
+    );
   }
 
   async verifyInCluster(): Promise<void> {
     const r = await this.helm(['test', this.d.release, '--logs', `--timeout=${this.timeouts.testSeconds}s`]);
-    if (r.exitCode !== 0) throw new UserError(`helm test ${this.d.release} failed: ${(r.stderr || r.stdout).trim().replace(/\s+/g, ' ')}`);
+    if (r.exitCode !== 0)
+      throw new UserError(`helm test ${this.d.release} failed: ${(r.stderr || r.stdout).trim().replace(/\s+/g, ' ')}`);
   }
 
   async rollback(_render: { deployment: string }, to: string | undefined): Promise<string> {
-    const r = await this.helm(['rollback', this.d.release, ...(to ? [to] : []), '--wait', `--timeout=${this.timeouts.rolloutSeconds}s`]);
+    const r = await this.helm([
+      'rollback',
+      this.d.release,
+      ...(to ? [to] : []),
+      '--wait',
+      `--timeout=${this.timeouts.rolloutSeconds}s`,
+    ]);
     if (r.exitCode !== 0)
-      throw new DeployFailure('rollback', `helm rollback ${this.d.release} failed: ${describe(r)}`, `${this.env.name} is in an unknown state: check helm --kube-context ${this.context} -n ${this.namespace} history ${this.d.release}`);
+      throw new DeployFailure(
+        'rollback',
+        `helm rollback ${this.d.release} failed: ${describe(r)}`,
+        `${this.env.name} is in an unknown state: check helm --kube-context ${this.context} -n ${this.namespace} history ${this.d.release}`,
+      );
     return `${this.env.name} runs ${to ? `revision ${to}` : 'the previous revision'} of release ${this.d.release} again (as a new revision), ready`;
   }
 
   async rollbackAfterFailure(render: { deployment: string }, live: LiveState): Promise<string> {
-    if (!live.revision) return `first install: there is no earlier revision; release ${this.d.release} stays installed as revision 1; fix and deploy again`;
+    if (!live.revision)
+      return `first install: there is no earlier revision; release ${this.d.release} stays installed as revision 1; fix and deploy again`;
     return `rolled back: ${await this.rollback(render, live.revision)}`;
   }
 
   async history(): Promise<string> {
     const r = await this.helm(['history', this.d.release, '--max', '10'], { readOnly: true });
-    if (r.exitCode !== 0) throw new UserError(`helm history ${this.d.release} failed: ${describe(r)}`, { hint: 'check the release name and the cluster connection' });
+    if (r.exitCode !== 0)
+      throw new UserError(`helm history ${this.d.release} failed: ${describe(r)}`, {
+        hint: 'check the release name and the cluster connection',
+      });
     return r.stdout.trim();
   }
 
@@ -293,17 +418,29 @@ export class HelmDeployer implements Deployer {
 }
 
 function annotationArgs(record: DeployRecord, result: string): string[] {
-  return Object.entries({ ...recordAnnotations(record), [RECORD_ANNOTATIONS.result]: result }).map(([k, v]) => `${k}=${v}`);
+  return Object.entries({ ...recordAnnotations(record), [RECORD_ANNOTATIONS.result]: result }).map(
+    ([k, v]) => `${k}=${v}`,
+  );
 }
 
-async function checkSecret(kubectl: (a: string[]) => Promise<RunResult>, name: string, env: Environment, namespace: string): Promise<void> {
+async function checkSecret(
+  kubectl: (a: string[]) => Promise<RunResult>,
+  name: string,
+  env: Environment,
+  namespace: string,
+): Promise<void> {
   const r = await kubectl(['get', 'secret', name, '-o', 'name']);
   if (r.exitCode === 0) return;
   if (/NotFound|not found/.test(r.stderr))
-    throw new UserError(`the Secret ${name} does not exist in namespace ${namespace} (the pods read their credentials from it)`, {
-      hint: `create it from a file that is never committed: kubectl -n ${namespace} create secret generic ${name} --from-env-file=.env.${env.name}.secret (README, "Secrets")`,
-    });
-  throw new UserError(`cannot check the Secret ${name} in ${namespace}: ${lastLine(r.stderr || r.stdout)}`, { hint: 'check the cluster connection; nothing was changed' });
+    throw new UserError(
+      `the Secret ${name} does not exist in namespace ${namespace} (the pods read their credentials from it)`,
+      {
+        hint: `create it from a file that is never committed: kubectl -n ${namespace} create secret generic ${name} --from-env-file=.env.${env.name}.secret (README, "Secrets")`,
+      },
+    );
+  throw new UserError(`cannot check the Secret ${name} in ${namespace}: ${lastLine(r.stderr || r.stdout)}`, {
+    hint: 'check the cluster connection; nothing was changed',
+  });
 }
 
 /** create / update / delete / unchanged per object, live against rendered (by kind, namespace, name). */
@@ -313,15 +450,23 @@ export function compareObjects(live: K8sObject[], rendered: K8sObject[]): PlanRo
   const rows: PlanRow[] = rendered.map((o) => {
     const before = liveByKey.get(key(o));
     liveByKey.delete(key(o));
-    return { object: objectName(o), change: !before ? 'create' : isDeepStrictEqual(before, o) ? 'unchanged' : 'update' };
+    return {
+      object: objectName(o),
+      change: !before ? 'create' : isDeepStrictEqual(before, o) ? 'unchanged' : 'update',
+    };
   });
   for (const o of liveByKey.values()) rows.push({ object: objectName(o), change: 'delete' });
   return rows;
 }
 
-export function createDeployer(exec: Exec, env: Environment, timeouts: DeployTimeouts, record: DeployRecord, tag: string): Deployer {
+export function createDeployer(
+  exec: Exec,
+  env: Environment,
+  timeouts: DeployTimeouts,
+  record: DeployRecord,
+  tag: string,
+): Deployer {
   return kubeDeploy(env).kind === 'helm'
     ? new HelmDeployer(exec, env, timeouts, record, tag)
     : new KustomizeDeployer(exec, env, timeouts, record);
 }
-

@@ -14,14 +14,24 @@ export interface DeployCommit {
 
 /** Refuses a dirty tree unless allowDirty (one line naming the files); throws outside a git checkout. */
 export async function deployCommit(exec: Exec, allowDirty: boolean): Promise<DeployCommit> {
-  const head = await exec.run('git', ['rev-parse', '--short', 'HEAD'], { readOnly: true, nothrow: true, cwd: repoRoot });
+  const head = await exec.run('git', ['rev-parse', '--short', 'HEAD'], {
+    readOnly: true,
+    nothrow: true,
+    cwd: repoRoot,
+  });
   if (head.exitCode !== 0)
-    throw new UserError('cannot read the git commit (not a git checkout, or no commit yet)', { hint: 'deploy from a clone of the repository' });
+    throw new UserError('cannot read the git commit (not a git checkout, or no commit yet)', {
+      hint: 'deploy from a clone of the repository',
+    });
   const commit = head.stdout.trim();
   const status = await exec.run('git', ['status', '--porcelain'], { readOnly: true, nothrow: true, cwd: repoRoot });
-  const dirtyFiles = status.stdout.split('\n').filter(Boolean).map((l) => l.slice(3));
+  const dirtyFiles = status.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
   if (dirtyFiles.length > 0 && !allowDirty) {
-    const shown = dirtyFiles.slice(0, 3).join(', ') + (dirtyFiles.length > 3 ? ` and ${dirtyFiles.length - 3} more` : '');
+    const shown =
+      dirtyFiles.slice(0, 3).join(', ') + (dirtyFiles.length > 3 ? ` and ${dirtyFiles.length - 3} more` : '');
     throw new UserError(`the working tree has uncommitted changes (${shown}): a deploy ships a commit`, {
       hint: `commit or stash them; or pass --allow-dirty (ARGS=--allow-dirty) to deploy ${commit} as it is; nothing was changed`,
     });

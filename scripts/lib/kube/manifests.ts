@@ -22,6 +22,8 @@ export interface K8sObject {
 export interface Container {
   name: string;
   image?: string;
+  command?: string[];
+  args?: string[];
   ports?: { name?: string; containerPort: number; protocol?: string }[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
@@ -66,7 +68,9 @@ export function parseManifests(text: string, source = 'render'): K8sObject[] {
     if (value === null || value === undefined) continue;
     const o = value as Partial<K8sObject>;
     if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string')
-      throw new Error(`${source}: a document without apiVersion, kind or metadata.name: ${JSON.stringify(value).slice(0, 120)}`);
+      throw new Error(
+        `${source}: a document without apiVersion, kind or metadata.name: ${JSON.stringify(value).slice(0, 120)}`,
+      );
     objects.push(o as K8sObject);
   }
   return objects;
@@ -113,7 +117,10 @@ export function containersOf(pod: PodSpec): Container[] {
 }
 
 /** True when every matchLabels pair is in labels (matchExpressions are not used in this repository). */
-export function selectorMatches(selector: { matchLabels?: Record<string, string> } | undefined, labels: Record<string, string>): boolean {
+export function selectorMatches(
+  selector: { matchLabels?: Record<string, string> } | undefined,
+  labels: Record<string, string>,
+): boolean {
   const want = selector?.matchLabels ?? {};
   return Object.keys(want).length > 0 && Object.entries(want).every(([k, v]) => labels[k] === v);
 }

@@ -34,7 +34,11 @@ const workloads = (objects: K8sObject[]): { o: K8sObject; pod: PodSpec }[] =>
   });
 const deployments = (objects: K8sObject[]) => workloads(objects).filter((w) => w.o.kind === 'Deployment');
 
-function rule(id: string, description: string, check: (objects: K8sObject[], v: (o: K8sObject, m: string) => void) => void): PolicyRule {
+function rule(
+  id: string,
+  description: string,
+  check: (objects: K8sObject[], v: (o: K8sObject, m: string) => void) => void,
+): PolicyRule {
   return {
     id,
     description,
@@ -85,12 +89,16 @@ const resources = rule('resources', 'every container requests cpu and memory and
     }
 });
 
-const probes = rule('probes', 'every Deployment container has startup, liveness and readiness HTTP probes', (objects, v) => {
-  for (const { o, pod } of deployments(objects))
-    for (const c of pod.containers)
-      for (const kind of ['startupProbe', 'livenessProbe', 'readinessProbe'] as const)
-        if (!c[kind]?.httpGet?.path) v(o, `container ${c.name}: no ${kind} (httpGet path)`);
-});
+const probes = rule(
+  'probes',
+  'every Deployment container has startup, liveness and readiness HTTP probes',
+  (objects, v) => {
+    for (const { o, pod } of deployments(objects))
+      for (const c of pod.containers)
+        for (const kind of ['startupProbe', 'livenessProbe', 'readinessProbe'] as const)
+          if (!c[kind]?.httpGet?.path) v(o, `container ${c.name}: no ${kind} (httpGet path)`);
+  },
+);
 
 /** image:tag or image@sha256:…; the tag neither missing nor "latest". */
 export function imageProblem(image: string | undefined): string | undefined {
@@ -116,7 +124,11 @@ const pdbPerDeployment = rule('pdb', 'every Deployment has a PodDisruptionBudget
   const pdbs = objects.filter((x) => x.kind === 'PodDisruptionBudget');
   for (const { o } of deployments(objects)) {
     const labels = podLabelsOf(o);
-    if (!pdbs.some((p) => selectorMatches((p.spec as { selector?: { matchLabels?: Record<string, string> } }).selector, labels)))
+    if (
+      !pdbs.some((p) =>
+        selectorMatches((p.spec as { selector?: { matchLabels?: Record<string, string> } }).selector, labels),
+      )
+    )
       v(o, 'no PodDisruptionBudget selects its pods');
   }
 });
@@ -139,18 +151,22 @@ const networkPolicyPerDeployment = rule(
 
 const gracePeriod = rule(
   'grace-period',
-  'terminationGracePeriodSeconds covers the app\'s pre-stop delay plus drain timeout; no preStop hook besides',
+  "terminationGracePeriodSeconds covers the app's pre-stop delay plus drain timeout; no preStop hook besides",
   (objects, v) => {
     for (const { o, pod } of deployments(objects)) {
       const grace = pod.terminationGracePeriodSeconds ?? 30;
       for (const c of pod.containers) {
-        if (c.lifecycle?.preStop) v(o, `container ${c.name}: has a preStop hook and the app's own delay (one mechanism only)`);
+        if (c.lifecycle?.preStop)
+          v(o, `container ${c.name}: has a preStop hook and the app's own delay (one mechanism only)`);
         // The app's defaults (app/src/config/config.ts) when the variables are not set.
         const preStop = Number(envValue(c, 'SHUTDOWN_PRESTOP_DELAY_MS', objects) ?? 5000);
         const drain = Number(envValue(c, 'SHUTDOWN_DRAIN_TIMEOUT_MS', objects) ?? 20_000);
         const needed = Math.ceil((preStop + drain) / 1000);
         if (!(grace > needed))
-          v(o, `terminationGracePeriodSeconds ${grace} does not exceed pre-stop ${preStop} ms + drain ${drain} ms (${needed} s)`);
+          v(
+            o,
+            `terminationGracePeriodSeconds ${grace} does not exceed pre-stop ${preStop} ms + drain ${drain} ms (${needed} s)`,
+          );
       }
     }
   },
@@ -158,43 +174,62 @@ const gracePeriod = rule(
 
 const rollingUpdate = rule('rolling-update', 'Deployments roll with maxUnavailable 0', (objects, v) => {
   for (const { o } of deployments(objects)) {
-    const strategy = (o.spec as { strategy?: { type?: string; rollingUpdate?: { maxUnavailable?: unknown } } }).strategy;
+    const strategy = (o.spec as { strategy?: { type?: string; rollingUpdate?: { maxUnavailable?: unknown } } })
+      .strategy;
     if (strategy?.type !== 'RollingUpdate' || strategy.rollingUpdate?.maxUnavailable !== 0)
       v(o, 'strategy must be RollingUpdate with maxUnavailable: 0');
   }
 });
 
 const SELECTOR_KEYS = ['app.kubernetes.io/instance', 'app.kubernetes.io/name'];
-const REQUIRED_LABELS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance', 'app.kubernetes.io/managed-by', 'app.kubernetes.io/part-of'];
+const REQUIRED_LABELS = [
+  'app.kubernetes.io/name',
+  'app.kubernetes.io/instance',
+  'app.kubernetes.io/managed-by',
+  'app.kubernetes.io/part-of',
+];
 
-const labels = rule('labels', 'standard app.kubernetes.io labels on every object; selectors name + instance only', (objects, v) => {
-  for (const o of objects) {
-    if (o.kind === 'Namespace') continue;
-    const missing = REQUIRED_LABELS.filter((k) => !o.metadata.labels?.[k]);
-    if (missing.length) v(o, `missing labels ${missing.join(', ')}`);
-  }
-  for (const { o } of deployments(objects)) {
-    const selector = (o.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {};
-    const keys = Object.keys(selector).sort();
-    if (JSON.stringify(keys) !== JSON.stringify(SELECTOR_KEYS)) v(o, `selector must be exactly ${SELECTOR_KEYS.join(' + ')} (is ${keys.join(', ') || 'empty'})`);
-    if (!selectorMatches({ matchLabels: selector }, podLabelsOf(o))) v(o, 'its selector does not match its pod template labels');
-  }
-});
+const labels = rule(
+  'labels',
+  'standard app.kubernetes.io labels on every object; selectors name + instance only',
+  (objects, v) => {
+    for (const o of objects) {
+      if (o.kind === 'Namespace') continue;
+      const missing = REQUIRED_LABELS.filter((k) => !o.metadata.labels?.[k]);
+      if (missing.length) v(o, `missing labels ${missing.join(', ')}`);
+    }
+    for (const { o } of deployments(objects)) {
+      const selector = (o.spec as { selector?: { matchLabels?: Record<string, string> } }).selector?.matchLabels ?? {};
+      const keys = Object.keys(selector).sort();
+      if (JSON.stringify(keys) !== JSON.stringify(SELECTOR_KEYS))
+        v(o, `selector must be exactly ${SELECTOR_KEYS.join(' + ')} (is ${keys.join(', ') || 'empty'})`);
+      if (!selectorMatches({ matchLabels: selector }, podLabelsOf(o)))
+        v(o, 'its selector does not match its pod template labels');
+    }
+  },
+);
 
-const metricsPrivate = rule('metrics-private', 'no NodePort or LoadBalancer Service exposes the metrics port', (objects, v) => {
-  const metricsPorts = new Set<number | string>(['metrics']);
-  for (const { pod } of deployments(objects))
-    for (const c of pod.containers) for (const p of c.ports ?? []) if (p.name === 'metrics') metricsPorts.add(p.containerPort);
-  for (const s of objects.filter((x) => x.kind === 'Service')) {
-    const spec = s.spec as { type?: string; ports?: { name?: string; port: number; targetPort?: number | string }[] };
-    if (spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') continue;
-    for (const p of spec.ports ?? [])
-      if (metricsPorts.has(p.targetPort ?? p.port) || p.name === 'metrics') v(s, `exposes the metrics port (${p.name ?? p.port}) outside the cluster`);
-  }
-});
+const metricsPrivate = rule(
+  'metrics-private',
+  'no NodePort or LoadBalancer Service exposes the metrics port',
+  (objects, v) => {
+    const metricsPorts = new Set<number | string>(['metrics']);
+    for (const { pod } of deployments(objects))
+      for (const c of pod.containers)
+        for (const p of c.ports ?? []) if (p.name === 'metrics') metricsPorts.add(p.containerPort);
+    for (const s of objects.filter((x) => x.kind === 'Service')) {
+      const spec = s.spec as { type?: string; ports?: { name?: string; port: number; targetPort?: number | string }[] };
+      if (spec.type !== 'NodePort' && spec.type !== 'LoadBalancer') continue;
+      for (const p of spec.ports ?? [])
+        if (metricsPorts.has(p.targetPort ?? p.port) || p.name === 'metrics')
+          v(s, `exposes the metrics port (${p.name ?? p.port}) outside the cluster`);
+    }
+  },
+);
 
 const noToken = rule('no-service-account-token', 'pods do not mount a service account token', (objects, v) => {
-  for (const { o, pod } of workloads(objects)) if (pod.automountServiceAccountToken !== false) v(o, 'automountServiceAccountToken must be false');
+  for (const { o, pod } of workloads(objects))
+    if (pod.automountServiceAccountToken !== false) v(o, 'automountServiceAccountToken must be false');
 });
 
 export const POLICY_RULES: PolicyRule[] = [

@@ -17,9 +17,12 @@ export async function checkRender(objects: K8sObject[], source: string): Promise
   if (problems.length === 0) return;
   const shown = problems.slice(0, 10).map((p) => `  - ${p}`);
   if (problems.length > 10) shown.push(`  … and ${problems.length - 10} more`);
-  throw new UserError(`the render of ${source} has ${problems.length} problem(s); nothing was changed:\n${shown.join('\n')}`, {
-    hint: `fix ${source} (make k8s-check shows every render's problems)`,
-  });
+  throw new UserError(
+    `the render of ${source} has ${problems.length} problem(s); nothing was changed:\n${shown.join('\n')}`,
+    {
+      hint: `fix ${source} (make k8s-check shows every render's problems)`,
+    },
+  );
 }
 
 /** Refuses when kubectl's current context is not the one the environment names. */
@@ -29,7 +32,9 @@ export async function guardContext(deployer: Deployer, env: Environment): Promis
   if (current !== want)
     throw new UserError(
       `the current kube context is ${current ? `'${current}'` : 'not set'} but ${path.basename(env.file)} names '${want}': refusing to touch the wrong cluster`,
-      { hint: `kubectl config use-context ${want} (or set deploy.kubeContext / its variable for ${env.name}); nothing was changed` },
+      {
+        hint: `kubectl config use-context ${want} (or set deploy.kubeContext / its variable for ${env.name}); nothing was changed`,
+      },
     );
   return want;
 }

@@ -87,18 +87,24 @@ export async function renderEnvironment(
 ): Promise<Render> {
   const d = kubeDeploy(env);
   if (d.kind === 'kustomize') {
-    const r = await exec.run(requireTool('kubectl'), ['kustomize', fromRoot(d.overlay)], { readOnly: true, nothrow: true });
+    const r = await exec.run(requireTool('kubectl'), ['kustomize', fromRoot(d.overlay)], {
+      readOnly: true,
+      nothrow: true,
+    });
     if (r.exitCode !== 0)
       throw new UserError(`kubectl kustomize ${d.overlay} failed: ${lastLine(r.stderr)}`, { hint: `fix ${d.overlay}` });
     const objects = parseManifests(r.stdout, d.overlay);
     const deployment = apiDeployment(objects, d.overlay);
     const apiImage = podSpecOf(deployment)?.containers[0]?.image;
-    if (!apiImage) throw new UserError(`${d.overlay}: the Deployment's first container has no image`, { hint: `fix ${d.overlay}` });
+    if (!apiImage)
+      throw new UserError(`${d.overlay}: the Deployment's first container has no image`, { hint: `fix ${d.overlay}` });
     const repository = imageRepository(apiImage);
     let migrationJob: string | undefined;
     for (const obj of objects) {
       const pod = podSpecOf(obj);
-      if (pod) for (const c of containersOf(pod)) if (c.image && imageRepository(c.image) === repository) c.image = `${repository}:${o.tag}`;
+      if (pod)
+        for (const c of containersOf(pod))
+          if (c.image && imageRepository(c.image) === repository) c.image = `${repository}:${o.tag}`;
       if (obj.kind === 'Job') {
         obj.metadata.name = `${obj.metadata.name}-${o.tag.toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
         migrationJob = obj.metadata.name;
@@ -107,7 +113,18 @@ export async function renderEnvironment(
     deployment.metadata.annotations = { ...deployment.metadata.annotations, ...recordAnnotations(o.record) };
     return { objects, deployment: deployment.metadata.name, migrationJob };
   }
-  const r = await exec.run(requireTool('helm'), helmValueArgs(d, o.tag, o.record, ['template', d.release, fromRoot(d.chart), '--namespace', d.namespace, ...HELM_API_VERSIONS.flatMap((v) => ['--api-versions', v])]), { readOnly: true, nothrow: true });
+  const r = await exec.run(
+    requireTool('helm'),
+    helmValueArgs(d, o.tag, o.record, [
+      'template',
+      d.release,
+      fromRoot(d.chart),
+      '--namespace',
+      d.namespace,
+      ...HELM_API_VERSIONS.flatMap((v) => ['--api-versions', v]),
+    ]),
+    { readOnly: true, nothrow: true },
+  );
   if (r.exitCode !== 0)
     throw new UserError(`helm template ${d.chart} -f ${d.valuesFile} failed: ${lastLine(r.stderr)}`, {
       hint: `fix ${d.valuesFile} (the schema is ${d.chart}/values.schema.json)`,
@@ -119,7 +136,12 @@ export async function renderEnvironment(
 }
 
 /** `-f <values> --set image.tag=… --set-string deploymentAnnotations.…`: the same for template and upgrade. */
-export function helmValueArgs(d: Extract<KubeDeploy, { kind: 'helm' }>, tag: string, record: DeployRecord, head: string[]): string[] {
+export function helmValueArgs(
+  d: Extract<KubeDeploy, { kind: 'helm' }>,
+  tag: string,
+  record: DeployRecord,
+  head: string[],
+): string[] {
   const annotations = recordAnnotations(record);
   return [
     ...head,
@@ -127,7 +149,10 @@ export function helmValueArgs(d: Extract<KubeDeploy, { kind: 'helm' }>, tag: str
     fromRoot(d.valuesFile),
     '--set',
     `image.tag=${tag}`,
-    ...Object.entries(annotations).flatMap(([k, v]) => ['--set-string', `deploymentAnnotations.${k.replace(/\./g, '\\.')}=${v.replace(/,/g, '\\,')}`]),
+    ...Object.entries(annotations).flatMap(([k, v]) => [
+      '--set-string',
+      `deploymentAnnotations.${k.replace(/\./g, '\\.')}=${v.replace(/,/g, '\\,')}`,
+    ]),
   ];
 }
 

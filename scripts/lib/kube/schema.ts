@@ -13,7 +13,8 @@ type ModelClass = new (data: unknown) => Model;
 /** apiVersion -> module folder of its models. */
 function modulePath(apiVersion: string, kind: string): string | undefined {
   if (!/^[A-Za-z0-9]+$/.test(kind)) return undefined;
-  if (apiVersion === 'monitoring.coreos.com/v1') return `@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/${kind}`;
+  if (apiVersion === 'monitoring.coreos.com/v1')
+    return `@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/${kind}`;
   if (!/^([a-z0-9.-]+\/)?v[0-9a-z]+$/.test(apiVersion)) return undefined;
   return `kubernetes-models/${apiVersion}/${kind}`;
 }
@@ -42,7 +43,10 @@ export async function validateObjects(objects: K8sObject[]): Promise<SchemaProbl
       }
     }
     if (!Klass) {
-      problems.push({ object: name, message: `no schema for kind ${o.kind} in ${o.apiVersion} (unknown kind or API version)` });
+      problems.push({
+        object: name,
+        message: `no schema for kind ${o.kind} in ${o.apiVersion} (unknown kind or API version)`,
+      });
       continue;
     }
     try {

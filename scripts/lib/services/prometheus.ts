@@ -56,9 +56,7 @@ export const prometheusService: ServiceSpec<PrometheusInfo> = {
     const jobs = (ctx.options.jobs as Record<string, string[]> | undefined) ?? {};
     const targets: TargetFiles = { prometheus: [{ target: `${ctx.host}:${ctx.port}`, service: ctx.name }] };
     for (const [job, names] of Object.entries(jobs)) {
-      targets[job] = names
-        .filter((n) => ctx.peers[n])
-        .map((n) => ({ target: scrapeTarget(ctx.peers[n]), service: n }));
+      targets[job] = names.filter((n) => ctx.peers[n]).map((n) => ({ target: scrapeTarget(ctx.peers[n]), service: n }));
     }
     renderPrometheusConfig(configDir(ctx), targets);
     return Promise.resolve();
