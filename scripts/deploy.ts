@@ -16,7 +16,7 @@ import { toYamlStream } from './lib/kube/manifests.js';
 import { checkRender, guardContext } from './lib/kube/preflight.js';
 import { kubeDeploy, renderEnvironment, type DeployRecord } from './lib/kube/render.js';
 import { verifyPublic } from './lib/kube/verify.js';
-import { runDirFrom } from './lib/local-stack.js';
+import { runDirFrom } from './lib/local-stack/state.js';
 import { runScript } from './lib/main.js';
 import { repoRoot } from './lib/paths.js';
 
