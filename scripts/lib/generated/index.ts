@@ -4,6 +4,7 @@
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
 import { chartRulesGenerator } from './chart-rules.js';
+import { terraformTfvars } from './terraform-tfvars.js';
 
 /** One derived file: path relative to the repository root, full content. */
 export interface GeneratedFile {
@@ -20,4 +21,4 @@ export interface Generator {
   render(): Promise<GeneratedFile[]>;
 }
 
-export const generators: Generator[] = [chartRulesGenerator];
+export const generators: Generator[] = [chartRulesGenerator, terraformTfvars];
