@@ -8,6 +8,7 @@ import { type AppConfig, trustedProxyMatcher } from './config/config.js';
 import { installHttpHooks, requestIdFrom } from './http/hooks.js';
 import { type AppLogger, createLogger, NestWinstonLogger } from './logging/logger.js';
 import { AppMetrics } from './metrics/metrics.js';
+import { startMetricsServer } from './metrics/metrics.server.js';
 import { Lifecycle } from './shutdown/lifecycle.js';
 import { LOGO_CONTENT_TYPES } from './storage/storage.service.js';
 
@@ -19,6 +20,8 @@ export interface RunningApp {
   lifecycle: Lifecycle;
   /** The bound port (useful with PORT=0). */
   port: number;
+  /** The bound port of the separate /metrics listener (METRICS_PORT; useful with 0). */
+  metricsPort: number;
   /** Readiness 503 → pre-stop delay → stop accepting → drain → close backends. */
   shutdown(reason: string): Promise<void>;
 }
@@ -68,12 +71,21 @@ export async function createApp(
   const server = app.getHttpServer();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  // After the API listens: a scrape never sees a process that cannot serve yet.
+  const metricsServer = await startMetricsServer(metrics, config.host, config.metrics.port).catch(
+    async (err: unknown) => {
+      await app.close();
+      throw err;
+    },
+  );
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (reason: string) =>
-    (shutdownPromise ??= gracefulShutdown({ app, server, config, logger, metrics, lifecycle, reason }));
+    (shutdownPromise ??= gracefulShutdown({ app, server, config, logger, metrics, lifecycle, reason }).finally(() =>
+      metricsServer.close(),
+    ));
 
-  return { app, config, logger, metrics, lifecycle, port, shutdown };
+  return { app, config, logger, metrics, lifecycle, port, metricsPort: metricsServer.port, shutdown };
 }
 
 async function gracefulShutdown(ctx: {

@@ -59,6 +59,8 @@ export const environmentSchema = z.strictObject({
     .strictObject({
       ports: z.strictObject({
         api: port,
+        /** The API replicas' separate /metrics listeners (METRICS_PORT): replica i on apiMetrics + i - 1. */
+        apiMetrics: port.default(9464),
         nginx: port,
         nginxStatus: port.default(8081),
         postgres: port,

@@ -27,6 +27,7 @@ export function appEnv(stack: Stack, extra: Record<string, string> = {}) {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
+    METRICS_PORT: '0',
     LOG_LEVEL: 'info',
     DATABASE_URL: pg.url,
     REDIS_URL: redis.url,
@@ -54,6 +55,8 @@ export function adminToken(claims: Record<string, unknown> = {}, secret: string 
 export interface SpawnedApp {
   url: string;
   port: number;
+  /** The separate /metrics listener (METRICS_PORT). */
+  metricsUrl: string;
   proc: ChildProcess;
   stdout: string[];
   stderr: string[];
@@ -68,8 +71,9 @@ export interface SpawnedApp {
 export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp> {
   ensureAppBuilt();
   const port = await freePort();
+  const metricsPort = await freePort();
   const proc = spawn(process.execPath, ['--no-deprecation', path.join(APP_DIR, 'dist', 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];
@@ -86,6 +90,7 @@ export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp>
   const app: SpawnedApp = {
     url: `http://127.0.0.1:${port}`,
     port,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     proc,
     stdout,
     stderr,

@@ -207,16 +207,20 @@ describe('nginx: the edge in front of two real API replicas', function () {
     expect(apps.map((a) => `127.0.0.1:${a.port}`)).to.include(entry!.upstream_addr);
   });
 
-  it('never serves the API /metrics on the public listener; the internal listener has it and stub_status', async () => {
+  it('never serves the API /metrics through the edge: public or internal listener; stub_status stays internal', async () => {
     for (const p of ['/metrics', '//metrics', '/METRICS', '/metrics/', '/%6Detrics', '/metrics?x=1']) {
       const r = await request(`${edge.url}${p}`);
       expect(r.status, p).to.equal(404);
       expect(r.body, p).to.not.include('http_requests');
       expect(errorCode(r.body)).to.equal('not_found');
     }
+    // The replicas serve it on their own METRICS_PORT only, which no upstream of the edge names.
     const internal = await request(`http://127.0.0.1:${edge.statusPort}/metrics`);
-    expect(internal.status).to.equal(200);
-    expect(internal.body).to.match(/^# (HELP|TYPE) /m);
+    expect(internal.status).to.equal(404);
+    expect(internal.body).to.not.include('http_requests');
+    const direct = await request(apps[0].metricsUrl);
+    expect(direct.status).to.equal(200);
+    expect(direct.body).to.match(/^# (HELP|TYPE) /m);
     const status = await request(edge.statusUrl);
     expect(status.body).to.match(/^Active connections: \d+/);
   });

@@ -27,18 +27,21 @@ import { waitFor } from '../../scripts/lib/wait.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
 import { expectEvery } from '../support/assertions.js';
 
-/** Free ports for every local.ports key; api gets two consecutive free ones (two replicas). */
+/** Free ports for every local.ports key; api and apiMetrics get two consecutive free ones (two replicas). */
 async function freeLocalPorts(): Promise<Record<string, number>> {
   const keys = ['nginx', 'nginxStatus', 'postgres', 'redis', 'prometheus', 'alertmanager', 'grafana', 's3'];
   const more = ['postgresExporter', 'redisExporter', 'nginxExporter', 'blackboxExporter', 'pushgateway'];
   const ports = await freePorts(keys.length + more.length);
   const out: Record<string, number> = {};
   [...keys, ...more].forEach((k, i) => (out[k] = ports[i]));
-  for (;;) {
-    const [p] = await freePorts(1);
-    if (p < 65000 && (await isPortFree(p + 1))) {
-      out.api = p;
-      break;
+  // The API replicas' ports and their separate metrics ports: two consecutive free ones each.
+  for (const key of ['api', 'apiMetrics']) {
+    for (;;) {
+      const [p] = await freePorts(1);
+      if (p < 65000 && !Object.values(out).some((q) => q === p || q === p + 1) && (await isPortFree(p + 1))) {
+        out[key] = p;
+        break;
+      }
     }
   }
   return out;
@@ -289,6 +292,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
       expect(await isPortFree(p), `${k} port ${p}`).to.equal(true);
     }
     expect(await isPortFree(ports.api + 1), 'api-2 port').to.equal(true);
+    expect(await isPortFree(ports.apiMetrics + 1), 'api-2 metrics port').to.equal(true);
     const again = await script('status', ['--json']);
     const rows = (JSON.parse(again.stdout) as { services: { state: string }[] }).services;
     expectEvery(rows, (s) => s.state === 'stopped', 'services after down');

@@ -84,6 +84,8 @@ const envSchema = z
     ),
     HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
     PORT: integer(0, 65535, 3000),
+    /** /metrics is served only here, never on PORT: no Service or proxy path can expose it by mistake. */
+    METRICS_PORT: integer(0, 65535, 9464),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -123,6 +125,9 @@ const envSchema = z
         message: 'must be at least twice CACHE_TTL_SECONDS (cached responses carry presigned URLs)',
       });
     }
+    if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT' });
+    }
     if (env.JWT_SECRET_PREVIOUS !== undefined && env.JWT_SECRET_PREVIOUS === env.JWT_SECRET) {
       ctx.addIssue({
         code: 'custom',
@@ -141,6 +146,7 @@ export interface AppConfig {
   nodeEnv: Env['NODE_ENV'];
   host: string;
   port: number;
+  metrics: { port: number };
   logLevel: Env['LOG_LEVEL'];
   database: { url: string; poolMax: number; statementTimeoutMs: number };
   redis: { url: string; commandTimeoutMs: number };
@@ -181,6 +187,7 @@ export function validateConfig(env: Record<string, string | undefined>): ConfigR
       nodeEnv: e.NODE_ENV,
       host: e.HOST,
       port: e.PORT,
+      metrics: { port: e.METRICS_PORT },
       logLevel: e.LOG_LEVEL,
       database: {
         url: e.DATABASE_URL,

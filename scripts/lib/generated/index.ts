@@ -3,6 +3,7 @@
 // environment files …). One registry, so `make generate` rewrites them all and `make generate
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
+import { chartRulesGenerator } from './chart-rules.js';
 import { terraformTfvars } from './terraform-tfvars.js';
 import { format, resolveConfig } from 'prettier';
 import { fromRoot } from '../paths.js';
@@ -39,6 +40,7 @@ export const COMMITTED = { env: {}, dotenvDir: '/nonexistent' } as const;
 
 export const generators: Generator[] = [
   sloRulesGenerator,
+  chartRulesGenerator,
   prometheusConfigGenerator,
   grafanaDashboardsGenerator,
   terraformTfvars,

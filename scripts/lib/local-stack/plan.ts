@@ -95,7 +95,9 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
       name,
       kind: 'api',
       port: ports.api + i - 1,
+      extraPorts: { metrics: ports.apiMetrics + i - 1 },
       options: {
+        ports: { metrics: ports.apiMetrics + i - 1 },
         nodeEnv: profile === 'dev' ? 'development' : 'production',
         s3: 's3',
         logLevel: profile === 'dev' ? 'debug' : 'info',

@@ -26,6 +26,12 @@ export type ProbeJobs = Record<string, { exporter: string; targets: { url: strin
 export const prometheusConfigSource = fromRoot('prometheus', 'prometheus.yml');
 export const prometheusRulesSource = fromRoot('prometheus', 'rules');
 
+/** host:port Prometheus scrapes for a peer: its metricsUrl's (the API has a separate metrics port), else its main port. */
+export function scrapeTarget(peer: Record<string, unknown>): string {
+  if (typeof peer.metricsUrl === 'string') return new URL(peer.metricsUrl).host;
+  return `${String(peer.host)}:${String(peer.port)}`;
+}
+
 function configDir(ctx: ServiceContext): string {
   return path.join(ctx.dir, 'config');
 }
@@ -54,9 +60,7 @@ export const prometheusService: ServiceSpec<PrometheusInfo> = {
     const jobs = (ctx.options.jobs as Record<string, string[]> | undefined) ?? {};
     const targets: TargetFiles = { prometheus: [{ target: `${ctx.host}:${ctx.port}`, service: ctx.name }] };
     for (const [job, names] of Object.entries(jobs)) {
-      targets[job] = names
-        .filter((n) => ctx.peers[n])
-        .map((n) => ({ target: `${String(ctx.peers[n].host)}:${String(ctx.peers[n].port)}`, service: n }));
+      targets[job] = names.filter((n) => ctx.peers[n]).map((n) => ({ target: scrapeTarget(ctx.peers[n]), service: n }));
     }
     const probes = (ctx.options.probes as ProbeJobs | undefined) ?? {};
     for (const [job, p] of Object.entries(probes)) {
