@@ -22,39 +22,10 @@ import { signJwt } from '../../app/src/auth/jwt.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { freePorts, isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
 import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
+import { environmentsWith, freeLocalPorts } from '../support/local-stack-env.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Free ports for every local.ports key; api gets two consecutive free ones (two replicas). */
-async function freeLocalPorts(): Promise<Record<string, number>> {
-  const keys = ['nginx', 'nginxStatus', 'postgres', 'redis', 'prometheus', 'alertmanager', 'grafana', 's3'];
-  const more = ['postgresExporter', 'redisExporter', 'nginxExporter'];
-  const ports = await freePorts(keys.length + more.length);
-  const out: Record<string, number> = {};
-  [...keys, ...more].forEach((k, i) => (out[k] = ports[i]));
-  for (;;) {
-    const [p] = await freePorts(1);
-    if (p < 65000 && (await isPortFree(p + 1))) {
-      out.api = p;
-      break;
-    }
-  }
-  return out;
-}
-
-/** A copy of environments/ whose dev.yaml has the given local ports. */
-function environmentsWith(dir: string, ports: Record<string, number>): string {
-  mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(fromRoot('environments'))) {
-    let text = readFileSync(fromRoot('environments', f), 'utf8');
-    if (f === 'dev.yaml') {
-      for (const [k, v] of Object.entries(ports)) text = text.replace(new RegExp(`(\\n    ${k}: )\\d+`), `$1${v}`);
-    }
-    writeFileSync(path.join(dir, f), text);
-  }
-  return dir;
-}
 
 describe('local stack: native mode end to end (make up / status / logs-local / down)', function () {
   this.timeout(120_000);
