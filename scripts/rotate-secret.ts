@@ -26,7 +26,8 @@ import { intOption } from './lib/cli.js';
 import os from 'node:os';
 
 const newSecret = (bytes: number): string => randomBytes(bytes).toString('base64url');
-const fingerprint = (v: string | undefined): string => (v ? createHash('sha256').update(v).digest('hex').slice(0, 8) : '-');
+const fingerprint = (v: string | undefined): string =>
+  v ? createHash('sha256').update(v).digest('hex').slice(0, 8) : '-';
 
 function rotationTarget(envName: string, values: Record<string, unknown>, ctx: ScriptContext): RotationTarget {
   const env = loadEnvironment(envName);
@@ -49,8 +50,10 @@ async function verifyEveryReplica(urls: string[], token: string, expectAccepted:
 
 await runScript(
   {
-    summary: 'Rotate one secret of secrets/inventory.yaml without downtime (JWT key, PostgreSQL app password, R2 keys).',
-    usage: 'make rotate-secret NAME=JWT_SECRET|DATABASE_URL|R2_ACCESS_KEY_ID ENV=… [DRY_RUN=1] [YES=1] [ARGS="--finish --token-lifetime=SECONDS"]',
+    summary:
+      'Rotate one secret of secrets/inventory.yaml without downtime (JWT key, PostgreSQL app password, R2 keys).',
+    usage:
+      'make rotate-secret NAME=JWT_SECRET|DATABASE_URL|R2_ACCESS_KEY_ID ENV=… [DRY_RUN=1] [YES=1] [ARGS="--finish --token-lifetime=SECONDS"]',
     options: {
       name: { type: 'string' },
       finish: { type: 'boolean' },
@@ -69,17 +72,32 @@ await runScript(
   async (ctx) => {
     const { flags, values, out, exec } = ctx;
     const name = values.name as string | undefined;
-    if (!name) throw new UsageError('which secret? NAME is missing', 'pass NAME=JWT_SECRET (see secrets/inventory.yaml)');
+    if (!name)
+      throw new UsageError('which secret? NAME is missing', 'pass NAME=JWT_SECRET (see secrets/inventory.yaml)');
     const entry = inventoryEntry(name, loadInventory());
     if (!entry.environments.includes(flags.env)) {
-      throw new UsageError(`${name} is not used in ${flags.env} (inventory: ${entry.environments.join(', ')})`, 'pick another ENV');
+      throw new UsageError(
+        `${name} is not used in ${flags.env} (inventory: ${entry.environments.join(', ')})`,
+        'pick another ENV',
+      );
     }
     const env = loadEnvironment(flags.env);
     const recordFile = (values.record as string | undefined) ?? fromRoot('secrets', 'rotations.jsonl');
-    const tokenLifetime = intOption(values['token-lifetime'], 'token-lifetime', { default: 86_400, min: 1, max: 30 * 86_400 });
+    const tokenLifetime = intOption(values['token-lifetime'], 'token-lifetime', {
+      default: 86_400,
+      min: 1,
+      max: 30 * 86_400,
+    });
     const record = (outcome: string, detail: string): void => {
       if (exec.dryRun) return;
-      const r: RotationRecord = { secret: name, environment: env.name, outcome, at: new Date().toISOString(), by: os.userInfo().username, detail };
+      const r: RotationRecord = {
+        secret: name,
+        environment: env.name,
+        outcome,
+        at: new Date().toISOString(),
+        by: os.userInfo().username,
+        detail,
+      };
       appendRotationRecord(recordFile, r);
     };
 
@@ -101,7 +119,10 @@ await runScript(
       return;
     }
     if (entry.rotation !== 'jwt' && entry.rotation !== 'postgres-password') {
-      throw new UsageError(`${name} is rotated by hand (inventory rotation: ${entry.rotation})`, 'see secrets/inventory.yaml for its owner');
+      throw new UsageError(
+        `${name} is rotated by hand (inventory rotation: ${entry.rotation})`,
+        'see secrets/inventory.yaml for its owner',
+      );
     }
 
     const target = rotationTarget(env.name, values, ctx);
@@ -111,17 +132,26 @@ await runScript(
     if (entry.rotation === 'jwt') {
       const current = target.store.read('JWT_SECRET');
       const previous = target.store.read('JWT_SECRET_PREVIOUS');
-      if (!current) throw new UserError(`no JWT_SECRET in ${target.store.description}`, { hint: 'start the stack first' });
+      if (!current)
+        throw new UserError(`no JWT_SECRET in ${target.store.description}`, { hint: 'start the stack first' });
       if (values.finish) {
-        if (!previous) throw new UserError('no rotation in progress: JWT_SECRET_PREVIOUS is not set', { hint: 'nothing to finish' });
-        const last = readRotationRecords(recordFile).filter((r) => r.secret === name && r.environment === env.name && r.outcome === 'rotated').pop();
+        if (!previous)
+          throw new UserError('no rotation in progress: JWT_SECRET_PREVIOUS is not set', { hint: 'nothing to finish' });
+        const last = readRotationRecords(recordFile)
+          .filter((r) => r.secret === name && r.environment === env.name && r.outcome === 'rotated')
+          .pop();
         const since = last ? (Date.now() - Date.parse(last.at)) / 1000 : Infinity;
         if (since < tokenLifetime) {
-          throw new UserError(`the previous key may still sign valid tokens for ${Math.ceil(tokenLifetime - since)} s (token lifetime ${tokenLifetime} s)`, {
-            hint: 'run --finish again after that; nothing was changed',
-          });
+          throw new UserError(
+            `the previous key may still sign valid tokens for ${Math.ceil(tokenLifetime - since)} s (token lifetime ${tokenLifetime} s)`,
+            {
+              hint: 'run --finish again after that; nothing was changed',
+            },
+          );
         }
-        out.heading(`Plan: drop the previous JWT key of ${env.name} (${fingerprint(previous)}), keep ${fingerprint(current)}; roll ${replicas.join(', ')}`);
+        out.heading(
+          `Plan: drop the previous JWT key of ${env.name} (${fingerprint(previous)}), keep ${fingerprint(current)}; roll ${replicas.join(', ')}`,
+        );
         if (env.production) await ctx.confirm(`drop the previous JWT key in ${env.name}?`);
         if (exec.dryRun) return;
         target.store.write({ JWT_SECRET_PREVIOUS: null });
@@ -139,7 +169,9 @@ await runScript(
         });
       }
       const next = newSecret(48);
-      out.heading(`Plan: JWT key of ${env.name}: new ${fingerprint(next)} becomes current, ${fingerprint(current)} becomes previous`);
+      out.heading(
+        `Plan: JWT key of ${env.name}: new ${fingerprint(next)} becomes current, ${fingerprint(current)} becomes previous`,
+      );
       out.line(`  store: ${target.store.description}`);
       out.line(`  roll:  ${target.roller.description} (${replicas.join(', ')})`);
       out.line(`  then:  ARGS=--finish after ${tokenLifetime} s drops the previous key`);
@@ -155,25 +187,36 @@ await runScript(
         target.store.write({ JWT_SECRET: current, JWT_SECRET_PREVIOUS: null });
         await target.roller.roll(() => undefined).catch(() => undefined);
         record('rolled-back', `failed: ${(err as Error).message}`);
-        throw new UserError(`JWT rotation failed and was rolled back (the old key is current again): ${(err as Error).message}`);
+        throw new UserError(
+          `JWT rotation failed and was rolled back (the old key is current again): ${(err as Error).message}`,
+        );
       }
       record('rotated', `current ${fingerprint(next)}, previous ${fingerprint(current)}`);
-      out.ok(`every replica accepts the new key and still the previous one; drop it with ARGS=--finish after ${tokenLifetime} s`);
+      out.ok(
+        `every replica accepts the new key and still the previous one; drop it with ARGS=--finish after ${tokenLifetime} s`,
+      );
       return;
     }
 
     // PostgreSQL application password.
     const role = target.postgres.role;
     const old = target.store.read('POSTGRES_APP_PASSWORD');
-    if (!old) throw new UserError(`no PostgreSQL password in ${target.store.description}`, { hint: 'start the stack first' });
+    if (!old)
+      throw new UserError(`no PostgreSQL password in ${target.store.description}`, { hint: 'start the stack first' });
     if (!(await target.postgres.canLogin(old))) {
-      throw new UserError(`the stored password of role ${role} does not log in now`, { hint: 'fix the secret store before rotating; nothing was changed' });
+      throw new UserError(`the stored password of role ${role} does not log in now`, {
+        hint: 'fix the secret store before rotating; nothing was changed',
+      });
     }
     const next = newSecret(24);
-    out.heading(`Plan: PostgreSQL role ${role} of ${env.name}: new password ${fingerprint(next)} (was ${fingerprint(old)})`);
+    out.heading(
+      `Plan: PostgreSQL role ${role} of ${env.name}: new password ${fingerprint(next)} (was ${fingerprint(old)})`,
+    );
     out.line(`  1. ALTER ROLE ${role} PASSWORD (existing connections stay open; PostgreSQL checks passwords at login)`);
     out.line(`  2. update ${target.store.description}`);
-    out.line(`  3. roll ${replicas.join(', ')} one by one; 4. verify a login with the new password and every replica ready`);
+    out.line(
+      `  3. roll ${replicas.join(', ')} one by one; 4. verify a login with the new password and every replica ready`,
+    );
     if (env.production) await ctx.confirm(`rotate the PostgreSQL password of ${role} in ${env.name}?`);
     if (exec.dryRun) return;
     await target.postgres.setPassword(next);
@@ -187,7 +230,9 @@ await runScript(
       target.store.write({ POSTGRES_APP_PASSWORD: old });
       await target.roller.roll(() => undefined).catch(() => undefined);
       record('rolled-back', `failed: ${(err as Error).message}`);
-      throw new UserError(`PostgreSQL password rotation failed; the old password is back in PostgreSQL and the store: ${(err as Error).message}`);
+      throw new UserError(
+        `PostgreSQL password rotation failed; the old password is back in PostgreSQL and the store: ${(err as Error).message}`,
+      );
     }
     record('rotated', `role ${role}: ${fingerprint(old)} -> ${fingerprint(next)}`);
     out.ok(`role ${role} uses the new password; every replica reconnected with it`);

@@ -9,7 +9,8 @@ import { scanHistory, scanWorkingTree, type SecretFinding } from './lib/secret-s
 
 await runScript(
   {
-    summary: 'Check that ENV has its required secrets (names only) and that no secret is in the tree or the git history.',
+    summary:
+      'Check that ENV has its required secrets (names only) and that no secret is in the tree or the git history.',
     usage: 'make secrets-check ENV=staging [ARGS="--scan-only | --presence-only | --no-history"] [JSON=1]',
     options: {
       'scan-only': { type: 'boolean' },
@@ -23,10 +24,17 @@ await runScript(
   },
   async ({ flags, values, out, exec }) => {
     if (values['scan-only'] && values['presence-only']) {
-      throw new UsageError('--scan-only and --presence-only exclude each other', 'pass one of them, or neither for both checks');
+      throw new UsageError(
+        '--scan-only and --presence-only exclude each other',
+        'pass one of them, or neither for both checks',
+      );
     }
     const inventory = loadInventory();
-    const report: { presence?: ReturnType<typeof secretPresence>; findings?: SecretFinding[]; scanned?: Record<string, number> } = {};
+    const report: {
+      presence?: ReturnType<typeof secretPresence>;
+      findings?: SecretFinding[];
+      scanned?: Record<string, number>;
+    } = {};
     const failures: string[] = [];
 
     if (!values['scan-only']) {
@@ -37,10 +45,18 @@ await runScript(
       report.presence = rows;
       if (!flags.json) {
         out.heading(`Secrets of ${flags.env} (names only)`);
-        out.table(rows.map((r) => ({ secret: r.name, required: r.required ? 'yes' : 'no', present: r.present ? 'yes' : 'no', from: r.source })));
+        out.table(
+          rows.map((r) => ({
+            secret: r.name,
+            required: r.required ? 'yes' : 'no',
+            present: r.present ? 'yes' : 'no',
+            from: r.source,
+          })),
+        );
       }
       const missing = rows.filter((r) => r.required && !r.present).map((r) => r.name);
-      if (missing.length) failures.push(`${flags.env} is missing required secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+      if (missing.length)
+        failures.push(`${flags.env} is missing required secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
     }
 
     if (!values['presence-only']) {
@@ -48,16 +64,29 @@ await runScript(
       const findings = [...tree.findings];
       report.scanned = { files: tree.files };
       if (!values['no-history']) {
-        const history = await out.task('secret scan of the git history (every blob of every ref)', async () => scanHistory(exec));
+        const history = await out.task('secret scan of the git history (every blob of every ref)', async () =>
+          scanHistory(exec),
+        );
         report.scanned.historyBlobs = history.blobs;
         findings.push(...history.findings);
       }
       report.findings = findings;
       if (!flags.json && findings.length) {
-        out.table(findings.map((f) => ({ where: `${f.file}:${f.line}`, commit: f.commit ?? '(working tree)', rule: f.rule, finding: f.message })));
+        out.table(
+          findings.map((f) => ({
+            where: `${f.file}:${f.line}`,
+            commit: f.commit ?? '(working tree)',
+            rule: f.rule,
+            finding: f.message,
+          })),
+        );
       }
-      if (findings.length) failures.push(`${findings.length} secret${findings.length > 1 ? 's' : ''} found in the repository`);
-      else if (!flags.json) out.ok(`no secret in ${tree.files} files${report.scanned.historyBlobs !== undefined ? ` nor in ${report.scanned.historyBlobs} historical blobs` : ''}`);
+      if (findings.length)
+        failures.push(`${findings.length} secret${findings.length > 1 ? 's' : ''} found in the repository`);
+      else if (!flags.json)
+        out.ok(
+          `no secret in ${tree.files} files${report.scanned.historyBlobs !== undefined ? ` nor in ${report.scanned.historyBlobs} historical blobs` : ''}`,
+        );
     }
 
     if (flags.json) out.data(report);

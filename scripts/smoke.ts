@@ -15,7 +15,8 @@ await runScript(
     summary: 'Smoke-check an environment through its public URL: readiness and a read endpoint answer 200.',
     usage: 'make smoke ENV=staging|prod [ARGS="--timeout=120 --url=URL"]',
     options: { timeout: { type: 'string' }, url: { type: 'string' } },
-    optionsHelp: '      --timeout=SECONDS  keep retrying this long (default 120)\n      --url=URL          check this base URL instead of api.publicUrl',
+    optionsHelp:
+      '      --timeout=SECONDS  keep retrying this long (default 120)\n      --url=URL          check this base URL instead of api.publicUrl',
   },
   async ({ flags, values, out }) => {
     const env = loadEnvironment(flags.env);
@@ -24,7 +25,7 @@ await runScript(
     const rows: { check: string; url: string; status: string }[] = [];
     for (const c of CHECKS) {
       const url = new URL(c.path, base).toString();
-      let last = '';
+      let last: string;
       for (;;) {
         try {
           const res = await fetch(url, { signal: AbortSignal.timeout(5000), headers: { 'user-agent': 'mytv-smoke' } });
@@ -35,7 +36,9 @@ await runScript(
           last = (err as Error).message;
         }
         if (Date.now() > deadline) {
-          throw new UserError(`${env.name} smoke check failed: ${c.what} ${url} answered ${last}`, { hint: `roll back with make rollback-${env.name}` });
+          throw new UserError(`${env.name} smoke check failed: ${c.what} ${url} answered ${last}`, {
+            hint: `roll back with make rollback-${env.name}`,
+          });
         }
         await new Promise((r) => setTimeout(r, 2000));
       }

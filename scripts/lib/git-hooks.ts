@@ -14,12 +14,19 @@ export interface HookStatus {
 }
 
 /** Installs the hooks when missing; idempotent (nothing runs when they are in place). */
-export async function installGitHooks(exec: Exec, cwd = repoRoot, env: NodeJS.ProcessEnv = process.env): Promise<HookStatus> {
+export async function installGitHooks(
+  exec: Exec,
+  cwd = repoRoot,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<HookStatus> {
   if (env.CI) return { state: 'skipped', detail: 'CI (CI is set)' };
   if (env.HUSKY === '0') return { state: 'skipped', detail: 'HUSKY=0' };
   const inside = await exec.run('git', ['rev-parse', '--is-inside-work-tree'], { cwd, readOnly: true, nothrow: true });
-  if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true') return { state: 'skipped', detail: 'not a git checkout' };
-  const current = (await exec.run('git', ['config', '--get', 'core.hooksPath'], { cwd, readOnly: true, nothrow: true })).stdout.trim();
+  if (inside.exitCode !== 0 || inside.stdout.trim() !== 'true')
+    return { state: 'skipped', detail: 'not a git checkout' };
+  const current = (
+    await exec.run('git', ['config', '--get', 'core.hooksPath'], { cwd, readOnly: true, nothrow: true })
+  ).stdout.trim();
   if (current === HOOKS_PATH && existsSync(path.join(cwd, HOOKS_PATH, 'pre-commit'))) {
     return { state: 'installed', detail: `core.hooksPath=${HOOKS_PATH}` };
   }

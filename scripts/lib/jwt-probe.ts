@@ -7,7 +7,11 @@ import { SignJWT } from 'jose';
 export const PROBE_PATH = '/v2/admin/channels/rotation-probe-does-not-exist';
 
 /** HS256 token with role admin, valid for lifetimeSeconds (default 300). */
-export async function signAdminToken(secret: string, lifetimeSeconds = 300, subject = 'rotate-secret@mytv'): Promise<string> {
+export async function signAdminToken(
+  secret: string,
+  lifetimeSeconds = 300,
+  subject = 'rotate-secret@mytv',
+): Promise<string> {
   return new SignJWT({ role: 'admin' })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(subject)

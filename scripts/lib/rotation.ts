@@ -103,7 +103,10 @@ export class LocalStackRoller implements AppRoller {
   }
   replicas(): string[] {
     const stack = this.stack();
-    return stack.status().filter((s) => s.kind === 'api').map((s) => s.name);
+    return stack
+      .status()
+      .filter((s) => s.kind === 'api')
+      .map((s) => s.name);
   }
   replicaUrls(): string[] {
     const stack = this.stack();
@@ -118,7 +121,8 @@ export class LocalStackRoller implements AppRoller {
       progress(`restarting ${name}`);
       await stack.stop(name);
       await stack.start(name);
-      if (!(await stack.healthy(name))) throw new UserError(`${name} is not ready after its restart`, { hint: `see ${stack.logFile(name)}` });
+      if (!(await stack.healthy(name)))
+        throw new UserError(`${name} is not ready after its restart`, { hint: `see ${stack.logFile(name)}` });
       if (i < names.length - 1) {
         progress(`${name} ready; ${this.settleMs / 1000} s for Nginx to take it back before the next replica`);
         await sleep(this.settleMs);
@@ -142,14 +146,39 @@ export class LocalPostgresRole implements PostgresRole {
     const quoted = password.replace(/'/g, "''");
     await this.exec.run(
       requireTool('psql'),
-      ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', this.info.socketDir, '-p', String(this.info.port), '-U', this.info.user, '-d', 'postgres'],
+      [
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        this.info.socketDir,
+        '-p',
+        String(this.info.port),
+        '-U',
+        this.info.user,
+        '-d',
+        'postgres',
+      ],
       { input: `SET log_statement = 'none';\nALTER ROLE "${this.role.replace(/"/g, '""')}" PASSWORD '${quoted}';\n` },
     );
   }
   async canLogin(password: string): Promise<boolean> {
     const r = await this.exec.run(
       requireTool('psql'),
-      ['-X', '-tAc', 'SELECT 1', '-h', this.info.host, '-p', String(this.info.port), '-U', this.info.user, '-d', this.info.database],
+      [
+        '-X',
+        '-tAc',
+        'SELECT 1',
+        '-h',
+        this.info.host,
+        '-p',
+        String(this.info.port),
+        '-U',
+        this.info.user,
+        '-d',
+        this.info.database,
+      ],
       { env: { PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' }, readOnly: true, nothrow: true },
     );
     return r.exitCode === 0 && r.stdout.trim() === '1';

@@ -40,7 +40,8 @@ export function loadInventory(file = inventoryFile): SecretEntry[] {
   if (dup) throw new UserError(`${shown} lists ${dup} twice`, { hint: 'keep one entry per secret', exitCode: 2 });
   for (const s of result.data.secrets) {
     const extra = s.requiredIn.filter((e) => !s.environments.includes(e));
-    if (extra.length) throw new UserError(`${shown}: ${s.name} is required in ${extra.join(', ')} but not used there`, { exitCode: 2 });
+    if (extra.length)
+      throw new UserError(`${shown}: ${s.name} is required in ${extra.join(', ')} but not used there`, { exitCode: 2 });
   }
   return result.data.secrets;
 }
@@ -77,7 +78,11 @@ export interface PresenceRow {
  * Presence of each secret used in `envName`: looked up like every script does (.env, .env.<env>,
  * then the process environment; later wins). Values are read only to test for non-empty.
  */
-export function secretPresence(envName: string, inventory = loadInventory(), o: { dotenvDir?: string; env?: NodeJS.ProcessEnv } = {}): PresenceRow[] {
+export function secretPresence(
+  envName: string,
+  inventory = loadInventory(),
+  o: { dotenvDir?: string; env?: NodeJS.ProcessEnv } = {},
+): PresenceRow[] {
   const env = o.env ?? process.env;
   const dotenvDir = o.dotenvDir ?? process.env.MYTV_DOTENV_DIR ?? repoRoot;
   const vars = mergedVariables(envName, { dotenvDir, env });
@@ -90,6 +95,12 @@ export function secretPresence(envName: string, inventory = loadInventory(), o: 
     .filter((s) => s.environments.includes(envName))
     .map((s) => {
       const present = Boolean(vars[s.name]);
-      return { name: s.name, required: s.requiredIn.includes(envName), present, source: present ? fileOf(s.name) : '', purpose: s.purpose };
+      return {
+        name: s.name,
+        required: s.requiredIn.includes(envName),
+        present,
+        source: present ? fileOf(s.name) : '',
+        purpose: s.purpose,
+      };
     });
 }

@@ -72,7 +72,10 @@ export async function workingTreeFiles(exec: Exec, cwd = repoRoot): Promise<stri
   return [...new Set(out.split('\0').filter(Boolean))];
 }
 
-export async function scanWorkingTree(exec: Exec, cwd = repoRoot): Promise<{ files: number; findings: SecretFinding[] }> {
+export async function scanWorkingTree(
+  exec: Exec,
+  cwd = repoRoot,
+): Promise<{ files: number; findings: SecretFinding[] }> {
   const files = await workingTreeFiles(exec, cwd);
   return { files: files.length, findings: await scanFiles(exec, files, cwd) };
 }

@@ -44,7 +44,10 @@ export function workflowFiles(dir = fromRoot('.github', 'workflows')): WorkflowF
   return readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()
-    .map((f) => ({ file: path.relative(fromRoot(), path.join(dir, f)), text: readFileSync(path.join(dir, f), 'utf8') }));
+    .map((f) => ({
+      file: path.relative(fromRoot(), path.join(dir, f)),
+      text: readFileSync(path.join(dir, f), 'utf8'),
+    }));
 }
 
 /** Self-hosted/extra runner labels from .github/actionlint.yaml (actionlint's own config format). */
@@ -92,7 +95,8 @@ export function makefileTargets(makefile = fromRoot('Makefile')): Set<string> {
 function secretEnvNames(...envs: (Record<string, unknown> | undefined)[]): string[] {
   const names: string[] = [];
   for (const env of envs) {
-    for (const [k, v] of Object.entries(env ?? {})) if (typeof v === 'string' && /\$\{\{\s*secrets\./.test(v)) names.push(k);
+    for (const [k, v] of Object.entries(env ?? {}))
+      if (typeof v === 'string' && /\$\{\{\s*secrets\./.test(v)) names.push(k);
   }
   return names;
 }
@@ -137,7 +141,11 @@ export function checkWorkflowRules(wf: WorkflowFile, targets: Set<string>): Work
   if (doc.permissions === undefined) {
     const missing = Object.entries(jobs).filter(([, j]) => j.permissions === undefined);
     for (const [name] of missing) {
-      add('permissions', `job ${name} has no permissions: and the workflow sets none (the token would get the repository default)`, `${name}:`);
+      add(
+        'permissions',
+        `job ${name} has no permissions: and the workflow sets none (the token would get the repository default)`,
+        `${name}:`,
+      );
     }
   } else if (doc.permissions === 'write-all') {
     add('permissions', 'workflow permissions are write-all; grant each job only what it needs', 'permissions:');
@@ -159,7 +167,8 @@ export function checkWorkflowRules(wf: WorkflowFile, targets: Set<string>): Work
           add('secret-echo', `job ${jobName}: ${leak}`, step.run.split('\n')[0]);
         }
         for (const t of makeTargetsIn(step.run)) {
-          if (!targets.has(t)) add('make-target', `job ${jobName} runs \`make ${t}\` but the Makefile has no target ${t}`, `make ${t}`);
+          if (!targets.has(t))
+            add('make-target', `job ${jobName} runs \`make ${t}\` but the Makefile has no target ${t}`, `make ${t}`);
         }
       }
     }

