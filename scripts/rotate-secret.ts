@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { loadEnvironment } from './lib/environments.js';
 import { UsageError, UserError } from './lib/errors.js';
 import { signAdminToken, tokenAccepted } from './lib/jwt-probe.js';
-import { runDirFrom } from './lib/local-stack.js';
+import { runDirFrom } from './lib/local-stack/state.js';
 import { runScript, type ScriptContext } from './lib/main.js';
 import { fromRoot } from './lib/paths.js';
 import {

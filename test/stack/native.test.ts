@@ -15,6 +15,7 @@ import { isPortFree, trackedProcesses } from '../../scripts/lib/services/index.j
 import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
 import { environmentsWith, freeLocalPorts } from '../support/local-stack-env.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
+import { expectEvery } from '../support/assertions.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -48,7 +49,17 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
   after(async function () {
     this.timeout(60_000);
     await script('down').catch(() => undefined);
-    for (const t of trackedProcesses(runDir)) if (t.alive && t.record) process.kill(-t.record.pid, 'SIGKILL');
+    // Whatever down left behind, in every run directory this file used; one failure stops nothing.
+    for (const dir of [runDir, path.join(tmp, 'run-conflict')]) {
+      for (const t of trackedProcesses(dir)) {
+        if (!t.alive || !t.record) continue;
+        try {
+          process.kill(-t.record.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
     for (const b of bystanders) b.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -152,6 +163,14 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const lines = r.stdout.trim().split('\n');
     expect(lines.some((l) => l.startsWith('api-1 |'))).to.equal(true);
     expect(lines.some((l) => l.startsWith('api-2 |'))).to.equal(true);
+    // Merged by time: the JSON lines' timestamps never go backwards across the two replicas.
+    const times = lines
+      .map((l) => /"timestamp":"([^"]+)"/.exec(l)?.[1])
+      .filter((t): t is string => t !== undefined)
+      .map((t) => Date.parse(t));
+    expect(times.length, 'timestamped lines').to.be.greaterThan(2);
+    const backwards = times.filter((t, i) => i > 0 && t < times[i - 1]);
+    expect(backwards, 'lines out of time order').to.deep.equal([]);
     const bad = await script('logs-local', ['--service', 'nosuch']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.contain('unknown service nosuch');
@@ -222,6 +241,6 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     expect(await isPortFree(ports.api + 1), 'api-2 port').to.equal(true);
     const again = await script('status', ['--json']);
     const rows = (JSON.parse(again.stdout) as { services: { state: string }[] }).services;
-    expect(rows.every((s) => s.state === 'stopped')).to.equal(true);
+    expectEvery(rows, (s) => s.state === 'stopped', 'services after down');
   });
 });

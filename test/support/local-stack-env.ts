@@ -2,6 +2,7 @@
 // environments/ whose dev.yaml uses them (passed to the scripts as MYTV_ENVIRONMENTS_DIR).
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { freePorts, isPortFree } from '../../scripts/lib/services/index.js';
 
@@ -28,7 +29,13 @@ export function environmentsWith(dir: string, ports: Record<string, number>): st
   for (const f of readdirSync(fromRoot('environments'))) {
     let text = readFileSync(fromRoot('environments', f), 'utf8');
     if (f === 'dev.yaml') {
-      for (const [k, v] of Object.entries(ports)) text = text.replace(new RegExp(`(\\n    ${k}: )\\d+`), `$1${v}`);
+      // Every port is set or the test stops: a key left alone would fall back to a fixed dev port.
+      const doc = parseDocument(text);
+      for (const [k, v] of Object.entries(ports)) {
+        if (!doc.hasIn(['local', 'ports', k])) throw new Error(`environments/dev.yaml has no local.ports.${k}`);
+        doc.setIn(['local', 'ports', k], v);
+      }
+      text = doc.toString();
     }
     writeFileSync(path.join(dir, f), text);
   }
