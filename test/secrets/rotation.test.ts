@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { buildAppIfStaleSync } from '../../scripts/lib/app-build.js';
 import { signAdminToken, tokenAccepted, PROBE_PATH } from '../../scripts/lib/jwt-probe.js';
 import { readRotationRecords } from '../../scripts/lib/rotation.js';
 import { trackedProcesses } from '../../scripts/lib/services/index.js';
@@ -83,13 +84,14 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
         MODE: undefined,
         NAME: undefined,
       },
-      timeoutMs: 170_000,
+      timeoutMs: 300_000,
     });
   const rotate = (args: string[]): Promise<ScriptResult> => script('rotate-secret', ['--record', record, ...args]);
   const file = (rel: string): string => readFileSync(path.join(runDir, rel), 'utf8').trim();
 
   before(async function () {
-    this.timeout(240_000);
+    this.timeout(600_000);
+    buildAppIfStaleSync(); // up would build it too; here its time is not taken from up's budget
     tmp = mkdtempSync(path.join(os.tmpdir(), 'mytv-rotate-'));
     chmodSync(tmp, 0o755); // PostgreSQL runs as its own user and must reach the run directory
     runDir = path.join(tmp, 'run');
