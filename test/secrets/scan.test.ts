@@ -44,7 +44,8 @@ const PLACEHOLDERS = {
     'JWT_SECRET=${JWT_SECRET}',
     'JWT_SECRET=<your-secret-here-32-characters>',
   ].join('\n'),
-  'fixture.ts': "export const JWT_SECRET = 'test-current-secret-0123456789abcdef';\nconst env = { R2_SECRET_ACCESS_KEY: R2_SECRET_FOR_LOGS };\n",
+  'fixture.ts':
+    "export const JWT_SECRET = 'test-current-secret-0123456789abcdef';\nconst env = { R2_SECRET_ACCESS_KEY: R2_SECRET_FOR_LOGS };\n",
 };
 
 async function gitRepo(dir: string): Promise<(...args: string[]) => Promise<string>> {
