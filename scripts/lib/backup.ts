@@ -333,6 +333,11 @@ export interface ScratchInstance {
   logFile: string;
 }
 
+/** A free port for a scratch instance: chosen by the kernel locally, probed from database.host.scratchPort on a host. */
+export async function scratchPort(host: DbHost): Promise<number> {
+  return host.kind === 'local' ? await freePort() : await freeHostPort(host, host.paths.scratchPort);
+}
+
 /** A port on the host nothing answers on (pg_isready exit 2 = no response), from `first`. */
 async function freeHostPort(host: DbHost, first: number): Promise<number> {
   for (let p = first; p < first + 50; p++) {
@@ -348,11 +353,16 @@ export function pgbackrestRestoreArgs(
   dataDir: string,
   archiveOff: boolean,
 ): string[] {
-  const args = [`--pg1-path=${dataDir}`, '--target-action=promote'];
+  const args = [`--pg1-path=${dataDir}`];
   if (archiveOff) args.push('--archive-mode=off');
+  // latest = pgBackRest's default type: replay all archived WAL, then promote.
   if (t.kind === 'time')
-    args.push('--type=time', `--target=${t.time!.toISOString().replace('T', ' ').replace('Z', '+00')}`);
-  else if (t.kind === 'backup') args.push(`--set=${base.label}`, '--type=immediate');
+    args.push(
+      '--type=time',
+      `--target=${t.time!.toISOString().replace('T', ' ').replace('Z', '+00')}`,
+      '--target-action=promote',
+    );
+  else if (t.kind === 'backup') args.push(`--set=${base.label}`, '--type=immediate', '--target-action=promote');
   return args;
 }
 
@@ -366,9 +376,16 @@ export async function restoreIntoScratchInstance(
   db: DatabaseConfig,
   target: RestoreTarget,
   base: BackupInfo,
-  o: { port?: number; onProgress?: (d: string) => void } = {},
+  o: {
+    port?: number;
+    onProgress?: (d: string) => void;
+    /** Directory name of the instance under scratchDir (default restore-<time>-<pid>). */
+    id?: string;
+    from?: { config: string; stanza: string };
+    settings?: string[];
+  } = {},
 ): Promise<ScratchInstance> {
-  const id = `restore-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${process.pid}`;
+  const id = o.id ?? `restore-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${process.pid}`;
   const dir = path.join(host.paths.scratchDir, id);
   const inst: ScratchInstance = {
     id,
@@ -376,13 +393,16 @@ export async function restoreIntoScratchInstance(
     dataDir: path.join(dir, 'data'),
     socketDir: dir,
     logFile: path.join(dir, 'postgres.log'),
-    port: o.port ?? (host.kind === 'local' ? await freePort() : await freeHostPort(host, host.paths.scratchPort)),
+    port: o.port ?? (await scratchPort(host)),
   };
   await must(host, ['mkdir', '-p', '-m', '700', inst.dataDir], `creating ${inst.dataDir}`);
   o.onProgress?.(`pgbackrest restore into ${inst.dataDir}`);
+  const restoreArgs = pgbackrestRestoreArgs(target, base, inst.dataDir, true);
   await must(
     host,
-    pgbackrestArgv(host, db.stanza, 'restore', pgbackrestRestoreArgs(target, base, inst.dataDir, true)),
+    o.from
+      ? ['pgbackrest', `--config=${o.from.config}`, `--stanza=${o.from.stanza}`, ...restoreArgs, 'restore']
+      : pgbackrestArgv(host, db.stanza, 'restore', restoreArgs),
     'pgbackrest restore',
   );
   // A packaged (Debian) cluster keeps its configuration in /etc, outside the data directory.
@@ -398,11 +418,12 @@ export async function restoreIntoScratchInstance(
     'completing the restored configuration',
   );
   o.onProgress?.(`start on port ${inst.port} (archive_mode=off) and replay WAL`);
-  await startScratch(host, inst);
+  await startScratch(host, inst, o.settings);
   return inst;
 }
 
-export async function startScratch(host: DbHost, inst: ScratchInstance): Promise<void> {
+/** Starts a restored instance with pg_ctl (archive_mode=off unless `settings` say otherwise) and waits until promoted. */
+export async function startScratch(host: DbHost, inst: ScratchInstance, settings: string[] = []): Promise<void> {
   const opts = [
     `-p ${inst.port}`,
     '-c listen_addresses=127.0.0.1',
@@ -410,6 +431,7 @@ export async function startScratch(host: DbHost, inst: ScratchInstance): Promise
     '-c archive_mode=off',
     '-c hba_file=' + path.join(inst.dataDir, 'pg_hba.conf'),
     '-c ident_file=' + path.join(inst.dataDir, 'pg_ident.conf'),
+    ...settings.map((x) => `-c ${x}`),
   ].join(' ');
   const r = await host.run(
     [
