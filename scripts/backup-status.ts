@@ -18,7 +18,7 @@ import { connectDbHost, databaseConfig, localRunDir } from './lib/db-host.js';
 import { loadEnvironment } from './lib/environments.js';
 import { UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
-import { stanzaInfo } from './lib/pgbackrest.js';
+import { pgbackrestArgv, stanzaInfo } from './lib/pgbackrest.js';
 
 await runScript(
   {
@@ -28,6 +28,7 @@ await runScript(
       'max-wal-age': { type: 'string' },
       'max-backup-age': { type: 'string' },
       publish: { type: 'boolean' },
+      verify: { type: 'boolean' },
       'run-dir': { type: 'string' },
     },
     optionsHelp: [
@@ -35,6 +36,7 @@ await runScript(
       '  --max-wal-age=S      WAL archiving is stale beyond S seconds (default database.policy, 300)',
       '  --max-backup-age=H   the newest backup is too old beyond H hours (default database.policy, 26)',
       '  --publish            also write the metrics textfile and push to the Pushgateway',
+      '  --verify             also run pgbackrest verify: every backup and WAL file read back and checksummed',
       '  --run-dir DIR        the local stack’s run directory (kind local)',
     ].join('\n'),
   },
@@ -71,6 +73,19 @@ await runScript(
           `WAL archiving is stale: ${archive.pending} segment(s) waiting for ${formatAge(archive.ageSeconds)} (policy: ${maxWal}s)`,
         );
 
+      if (values.verify) {
+        const r = await out.task('pgbackrest verify (reads the whole repository)', () =>
+          host.run(pgbackrestArgv(host, db.stanza, 'verify', ['--output=text', '--log-level-console=warn'])),
+        );
+        const bad = (r.stdout + '\n' + r.stderr)
+          .split('\n')
+          .filter((l) => /invalid|error|checksum|missing|corrupt/i.test(l) && !/^\s*$/.test(l));
+        if (r.code !== 0 || bad.some((l) => !/: 0\b|checksum invalid: 0|missing: 0/.test(l))) {
+          problems.push(
+            `pgbackrest verify found problems in the repository: ${bad.slice(0, 4).join(' | ').trim() || `exit ${r.code}`}`,
+          );
+        }
+      }
       if (values.publish) {
         const published = await publishMetrics(
           renderMetrics(backupMetrics(info, archive), { environment: env.name, stanza: db.stanza }),

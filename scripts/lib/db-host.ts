@@ -3,11 +3,12 @@
 // database host reached over SSH (kind ssh: commands run there through `database.host.runAs`).
 // Backup, status, restore, drill and dump scripts talk to either through this one interface.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig, Environment } from './environments.js';
 import { UserError } from './errors.js';
 import { runDirFrom } from './local-stack.js';
+import { renderSecretsConfig } from './pgbackrest.js';
 import { maskSecrets } from './secrets.js';
 import { lookupUser, type Identity } from './services/process.js';
 import { Stack, type PostgresInfo } from './services/index.js';
@@ -150,6 +151,7 @@ export async function connectDbHost(env: Environment, o: { runDir: string }): Pr
     const pg = stack.info<PostgresInfo>('postgres');
     const runAs = process.getuid?.() === 0 ? lookupUser('postgres') : undefined;
     const base = path.join(o.runDir, 'pgbackrest');
+    writeLocalSecrets(base, db, env, runAs);
     return new LocalDbHost(
       `local stack (${o.runDir})`,
       {
@@ -181,6 +183,23 @@ export async function connectDbHost(env: Environment, o: { runDir: string }): Pr
     lockDir: h.lockDir,
     scratchPort: h.scratchPort,
   });
+}
+
+/**
+ * conf.d/secrets.conf of the local stack's pgBackRest (mode 600, owned by postgres) from the
+ * environment's variables; on a database host that file is provisioned once (runbook).
+ */
+export function writeLocalSecrets(base: string, db: DatabaseConfig, env: Environment, runAs?: Identity): void {
+  const text = renderSecretsConfig(db, env.vars, env.name);
+  if (!text) return;
+  const dir = path.join(base, 'conf.d');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'secrets.conf');
+  writeFileSync(file, text, { mode: 0o600 });
+  if (runAs) {
+    chownSync(dir, runAs.uid, runAs.gid);
+    chownSync(file, runAs.uid, runAs.gid);
+  }
 }
 
 /** The PostgreSQL binaries' directory behind a PATH symlink (/usr/local/bin/postgres -> …/15/bin/postgres). */
