@@ -57,15 +57,19 @@ await runScript(
     const runDir = localRunDir(values);
     const host = await connectDbHost(env, { runDir });
     try {
-      const info = await stanzaInfo(host, db.stanza);
+      const problems: string[] = [];
+      // An unreadable repository (R2 down, credentials revoked) is a finding, not a crash.
+      const info = await stanzaInfo(host, db.stanza).catch((err: Error) => {
+        problems.push(`the repository cannot be read: ${err.message}`);
+        return { name: db.stanza, status: { code: 99, message: 'unreadable', backupRunning: false }, backups: [] };
+      });
       const archive = await archiveStatus(host);
       const now = Date.now() / 1000;
       const good = info.backups.filter((b) => !b.error);
       const newest = good.at(-1);
       const backupAge = newest ? now - newest.stop : undefined;
       const repoSize = good.reduce((a, b) => a + b.repoSize, 0);
-      const problems: string[] = [];
-      if (!newest) problems.push('no backup in the repository');
+      if (!newest && problems.length === 0) problems.push('no backup in the repository');
       else if (backupAge! > maxBackupHours * 3600)
         problems.push(`the newest backup is ${formatAge(backupAge!)} old (policy: ${maxBackupHours} h)`);
       if (archive.ageSeconds > maxWal)

@@ -38,7 +38,8 @@ export async function hostSql(
       '-d',
       o.database ?? 'postgres',
       '-c',
-      sql,
+      // One line: the statement travels through a remote shell for kind ssh.
+      sql.replace(/\s*\n\s*/g, ' '),
     ],
     'psql',
   );
@@ -163,6 +164,7 @@ export async function archiveStatus(host: DbHost): Promise<ArchiveStatus> {
             extract(epoch FROM now()), extract(epoch FROM pg_postmaster_start_time())
        FROM pg_stat_archiver`,
   );
+  if (!r) throw new UserError(`pg_stat_archiver returned nothing on ${host.label}`);
   const [archivedAt, archivedWal, failedAt, currentWal, now, started] = r;
   const lastArchivedAt = archivedAt ? Number(archivedAt) : undefined;
   const lastFailedAt = failedAt ? Number(failedAt) : undefined;

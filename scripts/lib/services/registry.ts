@@ -5,6 +5,7 @@ import { nginxExporterService, postgresExporterService, redisExporterService } f
 import { nginxService } from './nginx.js';
 import { postgresService } from './postgres.js';
 import { prometheusService } from './prometheus.js';
+import { pushgatewayService } from './pushgateway.js';
 import { redisService } from './redis.js';
 import { s3Service } from './s3.js';
 import { sshdService } from './sshd.js';
@@ -22,6 +23,7 @@ const SPECS: Record<string, ServiceSpec> = {
   'nginx-exporter': nginxExporterService,
   nginx: nginxService,
   sshd: sshdService,
+  pushgateway: pushgatewayService,
 };
 
 export function serviceKinds(): string[] {
