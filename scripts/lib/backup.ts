@@ -159,13 +159,14 @@ function segmentNumber(wal: string): number {
 export async function archiveStatus(host: DbHost): Promise<ArchiveStatus> {
   const [r] = await hostSql(
     host,
-    `SELECT coalesce(extract(epoch FROM last_archived_time)::text, ''), coalesce(last_archived_wal, ''),
-            coalesce(extract(epoch FROM last_failed_time)::text, ''), pg_walfile_name(pg_current_wal_lsn()),
+    `SELECT coalesce(extract(epoch FROM last_archived_time)::text, '-'), coalesce(last_archived_wal, '-'),
+            coalesce(extract(epoch FROM last_failed_time)::text, '-'), pg_walfile_name(pg_current_wal_lsn()),
             extract(epoch FROM now()), extract(epoch FROM pg_postmaster_start_time())
        FROM pg_stat_archiver`,
   );
   if (!r) throw new UserError(`pg_stat_archiver returned nothing on ${host.label}`);
-  const [archivedAt, archivedWal, failedAt, currentWal, now, started] = r;
+  // '-' for NULL: an empty leading field would be trimmed away by an SSH client.
+  const [archivedAt, archivedWal, failedAt, currentWal, now, started] = r.map((f) => (f === '-' ? '' : f));
   const lastArchivedAt = archivedAt ? Number(archivedAt) : undefined;
   const lastFailedAt = failedAt ? Number(failedAt) : undefined;
   // The segment being written is never archived yet; everything between it and the last archived one waits.
