@@ -42,7 +42,7 @@ await runScript(
   },
   async (ctx) => {
     const { out, flags, values } = ctx;
-    const type = parseBackupType(values.type);
+    const type = parseBackupType(values.type as string | undefined);
     const env = loadEnvironment(flags.env);
     const db = databaseConfig(env);
     const runDir = localRunDir(values);

@@ -19,7 +19,7 @@ import {
   verificationAnnotations,
 } from './lib/backup.js';
 import { intOption } from './lib/cli.js';
-import { connectDbHost, must } from './lib/db-host.js';
+import { connectDbHost } from './lib/db-host.js';
 import { loadEnvironment } from './lib/environments.js';
 import { runScript } from './lib/main.js';
 import { fromRoot } from './lib/paths.js';

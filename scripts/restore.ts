@@ -51,7 +51,7 @@ await runScript(
   },
   async (ctx) => {
     const { out, flags, values } = ctx;
-    const target = parseRestoreTarget(values['target-time'], values.set);
+    const target = parseRestoreTarget(values['target-time'] as string | undefined, values.set as string | undefined);
     const env = loadEnvironment(flags.env);
     const db = databaseConfig(env);
     const runDir = localRunDir(values);

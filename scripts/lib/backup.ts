@@ -189,8 +189,8 @@ export async function archiveStatus(host: DbHost): Promise<ArchiveStatus> {
 
 export type BackupType = 'full' | 'diff' | 'incr';
 
-export function parseBackupType(raw: unknown): BackupType {
-  const v = raw === undefined || raw === '' ? 'incr' : String(raw);
+export function parseBackupType(raw: string | undefined): BackupType {
+  const v = raw === undefined || raw === '' ? 'incr' : raw;
   if (!['full', 'diff', 'incr'].includes(v))
     throw new UserError(`unknown backup type '${v}'`, { hint: 'pass TYPE=full|diff|incr', exitCode: 2 });
   return v as BackupType;
@@ -310,14 +310,14 @@ export function resolveRestoreTarget(info: StanzaInfo, t: RestoreTarget, lastArc
   return good[good.length - 1];
 }
 
-export function parseRestoreTarget(time: unknown, label: unknown): RestoreTarget {
+export function parseRestoreTarget(time: string | undefined, label: string | undefined): RestoreTarget {
   if (label) {
     if (time && time !== 'latest')
       throw new UserError('pass either TARGET_TIME or --set=LABEL, not both', { exitCode: 2 });
-    return { kind: 'backup', label: String(label) };
+    return { kind: 'backup', label };
   }
   if (time === undefined || time === '' || time === 'latest') return { kind: 'latest' };
-  const raw = String(time);
+  const raw = time;
   const d = new Date(raw);
   if (!/\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(d.getTime()) || !/(Z|[+-]\d{2}(:?\d{2})?)$/.test(raw))
     throw new UserError(`TARGET_TIME=${raw} is not an ISO 8601 time with a time zone`, {
