@@ -23,7 +23,7 @@ import { connectDbHost } from './lib/db-host.js';
 import { loadEnvironment } from './lib/environments.js';
 import { runScript } from './lib/main.js';
 import { fromRoot } from './lib/paths.js';
-import { runDirFrom } from './lib/local-stack.js';
+import { runDirFrom } from './lib/local-stack/state.js';
 import { stanzaInfo } from './lib/pgbackrest.js';
 import { Stack, type PostgresInfo } from './lib/services/index.js';
 import { runOnce } from './lib/services/process.js';

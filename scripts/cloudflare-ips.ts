@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { UsageError, UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
-import { cloudflareIpsFile, parseCidrList } from './lib/nginx.js';
+import { cloudflareIpsFile, parseCidrList } from './lib/edge/cloudflare-ranges.js';
 import { fromRoot } from './lib/paths.js';
 
 const DEFAULT_V4 = 'https://www.cloudflare.com/ips-v4';

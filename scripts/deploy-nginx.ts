@@ -9,15 +9,9 @@ import path from 'node:path';
 import { loadEnvironment } from './lib/environments.js';
 import { UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
-import { checkNginxConfig, renderNginxConfig, writeNginxConfig } from './lib/nginx.js';
-import {
-  configDiff,
-  edgeTarget,
-  EdgeReleases,
-  newReleaseId,
-  restoreAndFail,
-  waitLockMs,
-} from './lib/nginx-releases.js';
+import { checkNginxConfig } from './lib/edge/check.js';
+import { renderNginxConfig, writeNginxConfig } from './lib/edge/render.js';
+import { configDiff, edgeTarget, EdgeReleases, newReleaseId, restoreAndFail, waitLockMs } from './lib/edge/releases.js';
 import { lockOwner, SshClient } from './lib/ssh.js';
 
 const lastLines = (text: string, n = 4): string => text.trim().split('\n').slice(-n).join(' | ');
@@ -84,7 +78,9 @@ await runScript(
         if (env.production) await ctx.confirm(`deploy Nginx release ${id} to ${env.name} (${target.host})?`);
 
         out.step(`take the deploy lock (${releases.lockDir})`);
-        await releases.lock(lockOwner(`deploy-nginx ${env.name} ${id}`), waitMs);
+        await releases.lock(lockOwner(`deploy-nginx ${env.name} ${id}`), waitMs, (holder) =>
+          out.info(`waiting up to ${waitMs / 1000} s for the deploy lock held by ${holder}`),
+        );
         try {
           out.step(`upload release ${id}`);
           await releases.upload(path.join(work, 'new'), id);

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Compose, composeCommand, engineStatus } from './lib/docker.js';
 import { UserError } from './lib/errors.js';
-import { readState, runDirFrom } from './lib/local-stack.js';
+import { readState, runDirFrom } from './lib/local-stack/state.js';
 import { runScript } from './lib/main.js';
 import { isPortFree, readManifest, Stack } from './lib/services/index.js';
 

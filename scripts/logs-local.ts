@@ -5,7 +5,8 @@ import { closeSync, existsSync, openSync, readSync, statSync, readFileSync } fro
 import { intOption } from './lib/cli.js';
 import { Compose, composeCommand } from './lib/docker.js';
 import { UsageError, UserError } from './lib/errors.js';
-import { mergeByTime, readState, runDirFrom } from './lib/local-stack.js';
+import { mergeByTime } from './lib/local-stack/log-merge.js';
+import { readState, runDirFrom } from './lib/local-stack/state.js';
 import { runScript } from './lib/main.js';
 import { readManifest, Stack } from './lib/services/index.js';
 

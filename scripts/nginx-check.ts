@@ -4,7 +4,7 @@
 import { listEnvironments, loadEnvironment } from './lib/environments.js';
 import { UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
-import { checkNginxConfig } from './lib/nginx.js';
+import { checkNginxConfig } from './lib/edge/check.js';
 
 await runScript(
   { summary: 'Render nginx/ for every environment and run nginx -t on each.', usage: 'make nginx-check' },

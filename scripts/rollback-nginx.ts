@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadEnvironment } from './lib/environments.js';
 import { UsageError, UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
-import { configDiff, edgeTarget, EdgeReleases, lastLines, waitLockMs } from './lib/nginx-releases.js';
+import { configDiff, edgeTarget, EdgeReleases, lastLines, waitLockMs } from './lib/edge/releases.js';
 import { lockOwner, SshClient } from './lib/ssh.js';
 
 await runScript(

@@ -1,6 +1,6 @@
 // make status: each service of the local stack with its state, PID or container, port and health.
 import { Compose, composeCommand, engineStatus } from './lib/docker.js';
-import { readState, runDirFrom } from './lib/local-stack.js';
+import { readState, runDirFrom } from './lib/local-stack/state.js';
 import { runScript } from './lib/main.js';
 import { readManifest, Stack } from './lib/services/index.js';
 

@@ -14,7 +14,7 @@ import { runMigrations } from '../app/src/db/migrator.js';
 import { seedDatabase } from '../app/src/db/seed.js';
 import { appBuildReason, buildApp } from './lib/app-build.js';
 import { Compose, composeCommand, composeEnvFile, composeFile, engineStatus, type EngineStatus } from './lib/docker.js';
-import { renderNginxConfig, writeNginxConfig } from './lib/nginx.js';
+import { renderNginxConfig, writeNginxConfig } from './lib/edge/render.js';
 import { loadEnvironment, type Environment } from './lib/environments.js';
 import { UserError } from './lib/errors.js';
 import {
@@ -23,13 +23,11 @@ import {
   nativePlan,
   parseMode,
   parseProfile,
-  readState,
-  runDirFrom,
-  writeState,
   type Mode,
   type PlannedService,
   type Profile,
-} from './lib/local-stack.js';
+} from './lib/local-stack/plan.js';
+import { readState, runDirFrom, writeState } from './lib/local-stack/state.js';
 import { runScript, type ScriptContext } from './lib/main.js';
 import { repoRoot } from './lib/paths.js';
 import { registerSecret } from './lib/secrets.js';

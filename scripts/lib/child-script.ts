@@ -13,7 +13,13 @@ export interface ScriptResult {
 export function runEntryScript(
   script: string,
   args: string[] = [],
-  o: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
+  o: {
+    env?: Record<string, string | undefined>;
+    input?: string;
+    timeoutMs?: number;
+    /** Called with each chunk of stdout or stderr as it arrives (to wait for a message). */
+    onOutput?: (chunk: string) => void;
+  } = {},
 ): Promise<ScriptResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...o.env };
@@ -29,8 +35,14 @@ export function runEntryScript(
     );
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      o.onOutput?.(d.toString());
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      o.onOutput?.(d.toString());
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {

@@ -7,7 +7,7 @@ import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig, Environment } from './environments.js';
 import { UserError } from './errors.js';
-import { runDirFrom } from './local-stack.js';
+import { runDirFrom } from './local-stack/state.js';
 import { renderSecretsConfig } from './pgbackrest.js';
 import { maskSecrets } from './secrets.js';
 import { lookupUser, type Identity } from './services/process.js';

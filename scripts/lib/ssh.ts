@@ -231,8 +231,13 @@ export class SshClient {
    * Takes an exclusive lock: mkdir is atomic on the host, so of two deploys exactly one wins.
    * The directory holds who took it; waits up to waitMs, then throws LockHeldError naming the holder.
    */
-  async lock(lockDir: string, owner: string, o: { waitMs?: number } = {}): Promise<void> {
+  async lock(
+    lockDir: string,
+    owner: string,
+    o: { waitMs?: number; onWait?: (holder: string) => void } = {},
+  ): Promise<void> {
     const deadline = Date.now() + (o.waitMs ?? 0);
+    let told = false;
     for (;;) {
       const r = await this.run(
         `mkdir ${shq(lockDir)} 2>/dev/null && printf '%s\\n' ${shq(owner)} > ${shq(lockDir)}/owner`,
@@ -241,6 +246,8 @@ export class SshClient {
       const holder = (await this.run(`cat ${shq(lockDir)}/owner 2>/dev/null`)).stdout.trim();
       if (Date.now() >= deadline)
         throw new LockHeldError(lockDir, holder || '(unknown holder, lock just taken)', this.label);
+      if (!told) o.onWait?.(holder || '(unknown holder)');
+      told = true;
       await sleep(1000);
     }
   }

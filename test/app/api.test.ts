@@ -9,6 +9,7 @@ import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
 import { useServices } from '../support/services.js';
 import { adminToken, appEnv, eventually, JWT_SECRET_PREVIOUS } from './support.js';
+import { expectEvery } from '../support/assertions.js';
 
 describe('app: API against real PostgreSQL, Redis and R2', function () {
   const stack = useServices(['postgres', 'redis', 's3']);
@@ -83,13 +84,12 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
       const filtered = (await (await get(`/v2/channels?category=${category}`)).json()) as {
         data: { category: string }[];
       };
-      expect(filtered.data.length).to.be.greaterThan(0);
-      expect(filtered.data.every((c) => c.category === category)).to.equal(true);
+      expectEvery(filtered.data, (c) => c.category === category, `channels of category ${category}`);
       const country = all.data[0].country.toLowerCase();
       const byCountry = (await (await get(`/v2/channels?country=${country}&active=true`)).json()) as {
         data: { country: string }[];
       };
-      expect(byCountry.data.every((c) => c.country === country.toUpperCase())).to.equal(true);
+      expectEvery(byCountry.data, (c) => c.country === country.toUpperCase(), `channels of country ${country}`);
     });
 
     it('gets a channel by slug, 404 JSON for a missing one', async function () {

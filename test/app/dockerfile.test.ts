@@ -5,6 +5,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { APP_DIR, ROOT } from './support.js';
+import { expectEvery } from '../support/assertions.js';
 
 const dockerfile = readFileSync(path.join(APP_DIR, 'Dockerfile'), 'utf8');
 const instructions = dockerfile
@@ -27,7 +28,11 @@ describe('app: Dockerfile (static lint)', function () {
   it('is multi-stage on Node 22 LTS, production deps via npm ci --omit=dev', function () {
     expect(stages.length).to.be.at.least(2);
     expect(dockerfile).to.match(/ARG NODE_IMAGE=node:22[.\d]*-bookworm-slim/);
-    expect(instructions.filter((l) => l.startsWith('FROM')).every((l) => l.includes('${NODE_IMAGE}'))).to.equal(true);
+    expectEvery(
+      instructions.filter((l) => l.startsWith('FROM')),
+      (l) => l.includes('${NODE_IMAGE}'),
+      'FROM lines use the NODE_IMAGE argument',
+    );
     expect(dockerfile).to.match(/npm ci --omit=dev/);
     expect(runtime).to.not.match(/npm ci(?!.*--omit=dev)/);
   });

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { selfSignedCertificate } from '../../scripts/lib/nginx.js';
+import { selfSignedCertificate } from '../../scripts/lib/edge/check.js';
 import { freePort, Stack, type PostgresInfo } from '../../scripts/lib/services/index.js';
 import { lookupUser } from '../../scripts/lib/services/process.js';
 import type { SshdInfo } from '../../scripts/lib/services/sshd.js';

@@ -8,14 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { listEnvironments, loadEnvironment, type Environment } from '../../scripts/lib/environments.js';
+import { checkNginxConfig } from '../../scripts/lib/edge/check.js';
 import {
-  checkNginxConfig,
   cidrProblem,
   cloudflareIpsFile,
   parseCidrList,
   readCloudflareRanges,
-  renderNginxConfig,
-} from '../../scripts/lib/nginx.js';
+} from '../../scripts/lib/edge/cloudflare-ranges.js';
+import { renderNginxConfig } from '../../scripts/lib/edge/render.js';
 import { freePort } from '../../scripts/lib/services/index.js';
 import { parseKnownHosts, verifyHostKey } from '../../scripts/lib/ssh.js';
 import { runEntryScript } from '../support/run-script.js';

@@ -21,13 +21,15 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
 import { loadEnvironment } from '../../scripts/lib/environments.js';
-import { EdgeReleases, newReleaseId } from '../../scripts/lib/nginx-releases.js';
-import { renderNginxConfig, selfSignedCertificate, writeNginxConfig } from '../../scripts/lib/nginx.js';
+import { EdgeReleases, newReleaseId } from '../../scripts/lib/edge/releases.js';
+import { selfSignedCertificate } from '../../scripts/lib/edge/check.js';
+import { renderNginxConfig, writeNginxConfig } from '../../scripts/lib/edge/render.js';
 import { freePorts, httpProbe, Stack, type ServiceSpec } from '../../scripts/lib/services/index.js';
 import type { SshdInfo } from '../../scripts/lib/services/sshd.js';
 import { SshClient } from '../../scripts/lib/ssh.js';
 import { requireTool } from '../../scripts/lib/tools.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
+import { eventually } from '../app/support.js';
 
 interface Reply {
   status: number;
@@ -60,8 +62,15 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
   let knownHosts: string;
   const scriptEnv: Record<string, string> = {};
 
-  const deploy = (args: string[] = [], extra: Record<string, string> = {}): Promise<ScriptResult> =>
-    runEntryScript('scripts/deploy-nginx.ts', ['--env=edge', ...args], { env: { ...scriptEnv, ...extra } });
+  const deploy = (
+    args: string[] = [],
+    extra: Record<string, string> = {},
+    onOutput?: (chunk: string) => void,
+  ): Promise<ScriptResult> =>
+    runEntryScript('scripts/deploy-nginx.ts', ['--env=edge', ...args], {
+      env: { ...scriptEnv, ...extra },
+      onOutput,
+    });
   const rollback = (args: string[] = [], extra: Record<string, string> = {}): Promise<ScriptResult> =>
     runEntryScript('scripts/rollback-nginx.ts', ['--env=edge', ...args], { env: { ...scriptEnv, ...extra } });
   const live = (): string => path.basename(readlinkSync(path.join(root, 'current')));
@@ -247,9 +256,13 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
       expect(refused.stderr).to.include('alice@laptop pid 4242');
       expect(live()).to.equal(before);
 
-      const waiting = deploy(['--wait-lock=30'], { EDGE_SERVER_NAME: 'waited.edge.test' });
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(live()).to.equal(before);
+      let printed = '';
+      const waiting = deploy(['--wait-lock=30'], { EDGE_SERVER_NAME: 'waited.edge.test' }, (c) => (printed += c));
+      await eventually(
+        () => printed.includes('for the deploy lock held by deploy-nginx by alice@laptop pid 4242'),
+        25_000,
+      );
+      expect(live(), 'nothing deployed while waiting').to.equal(before);
       await host.unlock();
       const r = await waiting;
       expect(r.code, r.stderr).to.equal(0);

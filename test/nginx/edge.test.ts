@@ -52,32 +52,56 @@ function request(
 
 interface LoadResult {
   total: number;
+  /** Requests answered 200. */
+  ok: number;
   failures: string[];
 }
 
 /**
  * Bounded load from many "Cloudflare clients" (a new CF-Connecting-IP per request via the Cloudflare peer, so
- * the per-IP rate limit does not apply), `concurrency` loops until `stop` resolves (or maxRequests).
+ * the per-IP rate limit does not apply): `concurrency` loops until stop() (or maxRequests).
  * Each request uses a new connection, as Cloudflare would after a reset (see nginx/README.md).
  */
-async function load(url: string, stop: Promise<void>, concurrency = 6, maxRequests = 20_000): Promise<LoadResult> {
+function startLoad(
+  url: string,
+  concurrency = 6,
+  maxRequests = 20_000,
+): { result: LoadResult; stop(): Promise<LoadResult> } {
   let stopped = false;
-  void stop.then(() => (stopped = true));
-  const result: LoadResult = { total: 0, failures: [] };
+  const result: LoadResult = { total: 0, ok: 0, failures: [] };
   const worker = async (): Promise<void> => {
     while (!stopped && result.total < maxRequests) {
       const n = result.total++;
       const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`; // a new client per request
       try {
         const r = await request(url, { from: CLOUDFLARE_PEER, headers: { 'CF-Connecting-IP': ip } });
-        if (r.status !== 200) result.failures.push(`${r.status} ${r.body.slice(0, 120)}`);
+        if (r.status === 200) result.ok++;
+        else result.failures.push(`${r.status} ${r.body.slice(0, 120)}`);
       } catch (err) {
         result.failures.push((err as Error).message);
       }
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return result;
+  const done = Promise.all(Array.from({ length: concurrency }, worker)).then(() => result);
+  return {
+    result,
+    stop: () => {
+      stopped = true;
+      return done;
+    },
+  };
+}
+
+/** Waits until `n` more requests have been answered 200 than when called (the load goes on past an event). */
+async function moreAnswered(result: LoadResult, what: string, n = 10, timeoutMs = 30_000): Promise<void> {
+  const mark = result.ok;
+  const deadline = Date.now() + timeoutMs;
+  while (result.ok < mark + n) {
+    if (result.total >= 20_000 || Date.now() > deadline) {
+      throw new Error(`requests stopped being answered after ${what} (${result.ok - mark} of ${n})`);
+    }
+    await sleep(20);
+  }
 }
 
 /** Worker processes of an Nginx master (its children). */
@@ -95,7 +119,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('nginx: the edge in front of two real API replicas', function () {
   this.timeout(60_000);
   const stack = useServices(['postgres', 'redis', 's3']);
-  let apps: SpawnedApp[] = [];
+  const apps: SpawnedApp[] = [];
   let edge: NginxInfo;
   let locked: NginxInfo;
 
@@ -104,7 +128,8 @@ describe('nginx: the edge in front of two real API replicas', function () {
     const env = appEnv(stack(), { TRUSTED_PROXIES: '127.0.0.1/32', LOG_LEVEL: 'info' });
     await runMigrations(env.DATABASE_URL);
     await seedDatabase(env.DATABASE_URL, { channels: 5, anchor: new Date(), hoursBefore: 2, hoursAfter: 2 });
-    apps = await Promise.all([spawnApp(env), spawnApp(env)]);
+    // One at a time, each recorded as soon as it runs: after() stops whatever did start.
+    for (let i = 0; i < 2; i++) apps.push(await spawnApp(env));
     const upstreams = apps.map((a) => `127.0.0.1:${a.port}`);
     const common = {
       environment: 'dev',
@@ -273,9 +298,10 @@ describe('nginx: the edge in front of two real API replicas', function () {
   it('nginx -s reload under load fails no request', async () => {
     const nginx = requireTool('nginx');
     const workersBefore = workerPids(edge.pidFile);
-    const reloads = (async () => {
-      for (let i = 0; i < 3; i++) {
-        await sleep(700);
+    const load = startLoad(`${edge.url}/v2/channels`);
+    try {
+      await moreAnswered(load.result, 'the start');
+      for (let i = 1; i <= 3; i++) {
         await execFileAsync(nginx, [
           '-p',
           `${edge.confDir}/..`,
@@ -286,13 +312,13 @@ describe('nginx: the edge in front of two real API replicas', function () {
           '-s',
           'reload',
         ]);
+        await moreAnswered(load.result, `reload ${i}`);
       }
-      await sleep(700);
-    })();
-    const result = await load(`${edge.url}/v2/channels`, reloads);
-    await reloads;
-    expect(result.total).to.be.greaterThan(50);
-    expect(result.failures, result.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+    } finally {
+      await load.stop();
+    }
+    const { failures } = load.result;
+    expect(failures, failures.slice(0, 5).join('\n')).to.deep.equal([]);
     const workersAfter = workerPids(edge.pidFile);
     expect(
       workersAfter.filter((p) => workersBefore.includes(p)),
@@ -301,15 +327,17 @@ describe('nginx: the edge in front of two real API replicas', function () {
   });
 
   it('one replica killed under load: no GET fails (Nginx retries on the other replica)', async () => {
-    const killer = (async () => {
-      await sleep(800);
+    const load = startLoad(`${edge.url}/v2/channels`);
+    try {
+      await moreAnswered(load.result, 'the start');
       apps[1].proc.kill('SIGKILL');
       await apps[1].exited;
-      await sleep(1500);
-    })();
-    const result = await load(`${edge.url}/v2/channels`, killer);
-    expect(result.total).to.be.greaterThan(50);
-    expect(result.failures, result.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+      await moreAnswered(load.result, 'the kill', 30);
+    } finally {
+      await load.stop();
+    }
+    const { failures } = load.result;
+    expect(failures, failures.slice(0, 5).join('\n')).to.deep.equal([]);
     const after = await request(`${edge.url}/v2/channels`);
     expect(after.status).to.equal(200);
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +12,11 @@ import {
   startServices,
   type PostgresInfo,
   type RedisInfo,
+  trackedProcesses,
 } from '../../scripts/lib/services/index.js';
 import { processStartTime, stopProcess, runOnce } from '../../scripts/lib/services/process.js';
 import { requireTool } from '../../scripts/lib/tools.js';
+import { expectEvery } from '../support/assertions.js';
 
 interface Report {
   runDir: string;
@@ -58,6 +60,55 @@ function redis(info: RedisInfo, ...args: string[]): Promise<string> {
     });
     sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
   });
+}
+
+/**
+ * Runs a fixture script as a child process with a TMPDIR of its own, so every run directory its
+ * services use is known. Afterwards — also when the test fails or the child hangs (killed after
+ * `timeoutMs`) — the child is killed and every service tracked under that TMPDIR is stopped.
+ */
+async function withFixture(
+  command: string,
+  args: string[],
+  body: (
+    fixture: {
+      env: NodeJS.ProcessEnv;
+      start(stdout: 'ignore' | 'pipe'): { process: ChildProcess; closed: Promise<number | null> };
+    },
+    tmp: string,
+  ) => Promise<void>,
+  timeoutMs = 120_000,
+): Promise<void> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mytv-fixture-'));
+  chmodSync(tmp, 0o755); // PostgreSQL runs as its own user and must reach the run directories
+  let child: ChildProcess | undefined;
+  const fixture = {
+    env: { ...process.env, TMPDIR: tmp } as NodeJS.ProcessEnv,
+    start(stdout: 'ignore' | 'pipe') {
+      const proc = spawn(command, args, { cwd: repoRoot, env: fixture.env, stdio: ['ignore', stdout, 'inherit'] });
+      child = proc;
+      const closed = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+      return { process: proc, closed };
+    },
+  };
+  const timer = setTimeout(() => child?.kill('SIGKILL'), timeoutMs);
+  try {
+    await body(fixture, tmp);
+  } finally {
+    clearTimeout(timer);
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const dir of readdirSync(tmp)) {
+      for (const t of trackedProcesses(path.join(tmp, dir))) {
+        if (!t.alive || !t.record) continue;
+        try {
+          process.kill(-t.record.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 describe('service harness (real PostgreSQL 15 and Redis 7 on loopback)', function () {
@@ -127,59 +178,53 @@ describe('service harness (real PostgreSQL 15 and Redis 7 on loopback)', functio
   });
 
   it('cleans up after a failing test (child mocha run)', async () => {
-    const reportFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'mytv-h-')), 'report.json');
-    const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(
-        path.join(repoRoot, 'node_modules', '.bin', 'mocha'),
-        // --no-config: the fixture alone, never the repository's default spec (which includes this file).
-        [
-          '--no-config',
-          '--node-option',
-          'import=@swc-node/register/esm-register',
-          '--extension',
-          'ts',
-          '--timeout',
-          '60000',
-          '--reporter',
-          'dot',
-          'test/fixtures/harness-failing.fixture.ts',
-        ],
-        { cwd: repoRoot, env: { ...process.env, HARNESS_REPORT: reportFile }, stdio: 'ignore' },
-      );
-      child.on('close', resolve);
-    });
-    expect(code, 'the fixture suite must fail').to.equal(1);
-    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
-    expect(report.pids.every((p) => p > 0)).to.equal(true);
-    expectGone(report);
-    rmSync(path.dirname(reportFile), { recursive: true, force: true });
+    await withFixture(
+      path.join(repoRoot, 'node_modules', '.bin', 'mocha'),
+      // --no-config: the fixture alone, never the repository's default spec (which includes this file).
+      [
+        '--no-config',
+        '--node-option',
+        'import=@swc-node/register/esm-register',
+        '--extension',
+        'ts',
+        '--timeout',
+        '60000',
+        '--reporter',
+        'dot',
+        'test/fixtures/harness-failing.fixture.ts',
+      ],
+      async (fixture, tmp) => {
+        const reportFile = path.join(tmp, 'report.json');
+        fixture.env.HARNESS_REPORT = reportFile;
+        const code = await fixture.start('ignore').closed;
+        expect(code, 'the fixture suite must fail').to.equal(1);
+        const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Report;
+        expectEvery(report.pids, (p) => p > 0, 'service PIDs');
+        expectGone(report);
+      },
+    );
   });
 
   it('cleans up when the process is interrupted (SIGINT)', async () => {
-    const child = spawn(
+    await withFixture(
       process.execPath,
       ['--import', '@swc-node/register/esm-register', 'test/fixtures/harness-interrupt.ts'],
-      {
-        cwd: repoRoot,
-        stdio: ['ignore', 'pipe', 'inherit'],
+      async (fixture) => {
+        const run = fixture.start('pipe');
+        const report = await new Promise<Report>((resolve, reject) => {
+          let out = '';
+          run.process.stdout!.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]) as Report);
+          });
+          void run.closed.then((c) => reject(new Error(`fixture exited early (${c})`)));
+        });
+        expectEvery(report.pids, alive, 'service processes alive');
+        run.process.kill('SIGINT');
+        expect(await run.closed).to.equal(130);
+        expectGone(report);
       },
     );
-    const report = await new Promise<Report>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]) as Report);
-      });
-      child.on('close', (c) => reject(new Error(`fixture exited early (${c})`)));
-    });
-    expect(report.pids.every(alive)).to.equal(true);
-    const code = await new Promise<number | null>((resolve) => {
-      child.removeAllListeners('close');
-      child.on('close', resolve);
-      child.kill('SIGINT');
-    });
-    expect(code).to.equal(130);
-    expectGone(report);
   });
 
   it('never signals a process that reused a PID from a stale PID file', async () => {

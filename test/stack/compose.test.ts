@@ -3,14 +3,14 @@
 // are named, images pinned, no secret inline, each profile holds what it should; the configs it
 // mounts pass promtool and amtool.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parse } from 'yaml';
-import { fromRoot } from '../../scripts/lib/paths.js';
+import { fromRoot, repoRoot } from '../../scripts/lib/paths.js';
 import { requireTool } from '../../scripts/lib/tools.js';
 
 const run = promisify(execFile);
@@ -157,9 +157,11 @@ describe('compose: the compose file validated offline', () => {
       const [k, v] = line.split('=', 2);
       if (SECRET_KEY.test(k)) expect(v, k).to.match(/^CHANGE_ME/);
     }
-    expect(existsSync(fromRoot('compose', '.env')) ? 'compose/.env exists (must stay untracked)' : 'ok').to.be.a(
-      'string',
-    );
+    // compose/.env holds the real values: git must ignore it and must not track it.
+    const ignored = spawnSync('git', ['check-ignore', '--quiet', '--no-index', 'compose/.env'], { cwd: repoRoot });
+    expect(ignored.status, 'compose/.env is not ignored by git').to.equal(0);
+    const tracked = spawnSync('git', ['ls-files', '--error-unmatch', 'compose/.env'], { cwd: repoRoot });
+    expect(tracked.status, 'compose/.env is tracked by git').to.not.equal(0);
   });
 
   it('each profile contains what it should', () => {

@@ -18,11 +18,13 @@ import {
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { parseDocument } from 'yaml';
 import { signJwt } from '../../app/src/auth/jwt.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { freePorts, isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
 import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
+import { expectEvery } from '../support/assertions.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -49,7 +51,13 @@ function environmentsWith(dir: string, ports: Record<string, number>): string {
   for (const f of readdirSync(fromRoot('environments'))) {
     let text = readFileSync(fromRoot('environments', f), 'utf8');
     if (f === 'dev.yaml') {
-      for (const [k, v] of Object.entries(ports)) text = text.replace(new RegExp(`(\\n    ${k}: )\\d+`), `$1${v}`);
+      // Every port is set or the test stops: a key left alone would fall back to a fixed dev port.
+      const doc = parseDocument(text);
+      for (const [k, v] of Object.entries(ports)) {
+        if (!doc.hasIn(['local', 'ports', k])) throw new Error(`environments/dev.yaml has no local.ports.${k}`);
+        doc.setIn(['local', 'ports', k], v);
+      }
+      text = doc.toString();
     }
     writeFileSync(path.join(dir, f), text);
   }
@@ -86,7 +94,17 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
   after(async function () {
     this.timeout(60_000);
     await script('down').catch(() => undefined);
-    for (const t of trackedProcesses(runDir)) if (t.alive && t.record) process.kill(-t.record.pid, 'SIGKILL');
+    // Whatever down left behind, in every run directory this file used; one failure stops nothing.
+    for (const dir of [runDir, path.join(tmp, 'run-conflict')]) {
+      for (const t of trackedProcesses(dir)) {
+        if (!t.alive || !t.record) continue;
+        try {
+          process.kill(-t.record.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
     for (const b of bystanders) b.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -190,6 +208,14 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const lines = r.stdout.trim().split('\n');
     expect(lines.some((l) => l.startsWith('api-1 |'))).to.equal(true);
     expect(lines.some((l) => l.startsWith('api-2 |'))).to.equal(true);
+    // Merged by time: the JSON lines' timestamps never go backwards across the two replicas.
+    const times = lines
+      .map((l) => /"timestamp":"([^"]+)"/.exec(l)?.[1])
+      .filter((t): t is string => t !== undefined)
+      .map((t) => Date.parse(t));
+    expect(times.length, 'timestamped lines').to.be.greaterThan(2);
+    const backwards = times.filter((t, i) => i > 0 && t < times[i - 1]);
+    expect(backwards, 'lines out of time order').to.deep.equal([]);
     const bad = await script('logs-local', ['--service', 'nosuch']);
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.contain('unknown service nosuch');
@@ -260,6 +286,6 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     expect(await isPortFree(ports.api + 1), 'api-2 port').to.equal(true);
     const again = await script('status', ['--json']);
     const rows = (JSON.parse(again.stdout) as { services: { state: string }[] }).services;
-    expect(rows.every((s) => s.state === 'stopped')).to.equal(true);
+    expectEvery(rows, (s) => s.state === 'stopped', 'services after down');
   });
 });

@@ -145,6 +145,9 @@ const envSchema = z
 
 type Env = z.output<typeof envSchema>;
 
+/** The names of the environment variables the configuration reads (the schema's keys). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface AppConfig {
   nodeEnv: Env['NODE_ENV'];
   host: string;

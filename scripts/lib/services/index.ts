@@ -7,7 +7,7 @@ export {
   type StackOptions,
   type StartOptions,
   type ServiceStatus,
-} from './stack.js';
+} from './runner.js';
 export { serviceKinds, serviceSpec, registerService } from './registry.js';
 export { freePort, freePorts, isPortFree, portOwner, listeningPorts } from './ports.js';
 export { httpProbe, tcpProbe } from './probes.js';

@@ -1,5 +1,5 @@
 // Nginx from the Debian binary, running the repository's edge config (nginx/, rendered for an
-// environment by scripts/lib/nginx.ts) on loopback: the local site in plain HTTP on the main port,
+// environment by scripts/lib/edge/render.ts) on loopback: the local site in plain HTTP on the main port,
 // the internal listener (stub_status, /metrics, health) on the 'status' port.
 //   stack.start('nginx', { options: { environment: 'dev', upstreams: ['127.0.0.1:3001'],
 //                                      realIpFrom?: ['127.0.0.2/32'], originLock?: true } })
@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadEnvironment } from '../environments.js';
 import { UserError } from '../errors.js';
-import { renderNginxConfig, writeNginxConfig, type NginxRateLimit } from '../nginx.js';
+import { renderNginxConfig, writeNginxConfig, type NginxRateLimit } from '../edge/render.js';
 import { requireTool } from '../tools.js';
 import { httpProbe } from './probes.js';
 import type { ServiceContext, ServiceSpec } from './types.js';

@@ -1,12 +1,9 @@
-// The local stack (make up / down / status / logs-local): which services each profile has, in start
-// order, on which ports (environments/<env>.yaml `local.ports`), and what the run directory
-// remembers of the last `make up` (state.json: mode, profile, environment).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// The local stack's plan (make up): which services each profile has, in start order, on which
+// ports (environments/<env>.yaml `local.ports`), and the ports handed to compose.
 import path from 'node:path';
-import type { Environment } from './environments.js';
-import { UsageError, UserError } from './errors.js';
-import { defaultRunDir } from './paths.js';
-import { serviceKinds } from './services/index.js';
+import type { Environment } from '../environments.js';
+import { UsageError, UserError } from '../errors.js';
+import { serviceKinds } from '../services/index.js';
 
 export const PROFILES = ['dev', 'staging', 'prod'] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -35,12 +32,6 @@ export function parseMode(raw: string | boolean | undefined): Mode | undefined {
     );
   }
   return value as Mode;
-}
-
-/** --run-dir, else MYTV_RUN_DIR, else .run/ in the repository. */
-export function runDirFrom(values: Record<string, unknown>): string {
-  const raw = (values['run-dir'] as string | undefined) ?? process.env.MYTV_RUN_DIR;
-  return raw ? path.resolve(raw) : defaultRunDir;
 }
 
 export type LocalPorts = NonNullable<Environment['local']>['ports'];
@@ -87,7 +78,15 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
     services.push({ extraPorts: {}, ...s });
   };
 
-  add({ name: 'postgres', kind: 'postgres', port: ports.postgres, options: {}, role: 'database' });
+  // WAL archived with pgBackRest into <run dir>/pgbackrest/repo (environments/dev.yaml `database`): make backup just works.
+  const archiving = env.database?.kind === 'local' ? { pgbackrest: { database: env.database } } : {};
+  add({
+    name: 'postgres',
+    kind: 'postgres',
+    port: ports.postgres,
+    options: archiving,
+    role: env.database?.kind === 'local' ? 'database (WAL archived with pgBackRest)' : 'database',
+  });
   add({
     name: 'redis',
     kind: 'redis',
@@ -170,33 +169,6 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
   });
   return { services, missing };
 }
-
-/** What `make up` recorded in the run directory, for down / status / logs-local. */
-export interface StackState {
-  mode: Mode;
-  profile: Profile;
-  environment: string;
-  startedAt: string;
-}
-
-export function stateFile(runDir: string): string {
-  return path.join(runDir, 'state.json');
-}
-
-export function readState(runDir: string): StackState | undefined {
-  const file = stateFile(runDir);
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as StackState;
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeState(runDir: string, state: StackState): void {
-  writeFileSync(stateFile(runDir), JSON.stringify(state, null, 2) + '\n');
-}
-
 /** Ports handed to compose as variables (compose/compose.yaml publishes ${MYTV_PORT_*}). */
 export function composePortEnv(ports: LocalPorts): Record<string, string> {
   return {
@@ -210,39 +182,4 @@ export function composePortEnv(ports: LocalPorts): Record<string, string> {
     MYTV_PORT_GRAFANA: String(ports.grafana),
     MYTV_PORT_S3: String(ports.s3),
   };
-}
-
-// --- logs: merging the native log files by time
-
-const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
-
-/** Time of a log line in any of the stack's formats (JSON, logfmt, PostgreSQL, Redis, Nginx); NaN if none. */
-export function lineTime(line: string): number {
-  let m = /"(?:timestamp|time|ts|time_iso8601)":"([^"]+)"/.exec(line) ?? /\bts=(\S+)/.exec(line);
-  if (m) return Date.parse(m[1]);
-  m = /^(\d{4})[-/](\d\d)[-/](\d\d)[ T](\d\d:\d\d:\d\d(?:\.\d+)?)/.exec(line); // PostgreSQL, nginx error log
-  if (m) return Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}Z`);
-  m = /(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\d\d:\d\d:\d\d(?:\.\d+)?)/.exec(line); // Redis
-  if (m) {
-    const month = String(MONTHS.indexOf(m[2]) / 3 + 1).padStart(2, '0');
-    return Date.parse(`${m[3]}-${month}-${m[1].padStart(2, '0')}T${m[4]}Z`);
-  }
-  m = /time="([^"]+)"/.exec(line); // logrus (redis exporter)
-  return m ? Date.parse(m[1]) : NaN;
-}
-
-/** Lines of several services in time order; a line without a time keeps its predecessor's. */
-export function mergeByTime(sources: { service: string; lines: string[] }[]): string[] {
-  const width = Math.max(...sources.map((s) => s.service.length));
-  const all: { t: number; seq: number; text: string }[] = [];
-  let seq = 0;
-  for (const s of sources) {
-    let last = 0;
-    for (const line of s.lines) {
-      const t = lineTime(line);
-      if (!Number.isNaN(t)) last = t;
-      all.push({ t: last, seq: seq++, text: `${s.service.padEnd(width)} | ${line}` });
-    }
-  }
-  return all.sort((a, b) => a.t - b.t || a.seq - b.seq).map((x) => x.text);
 }

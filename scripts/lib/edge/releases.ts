@@ -5,13 +5,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { intOption } from './cli.js';
-import type { Environment } from './environments.js';
-import { UserError } from './errors.js';
-import type { ScriptContext } from './main.js';
-import { requireTool } from './tools.js';
-import { RELEASE_FILE } from './nginx.js';
-import { shq, SshClient, type SshTarget } from './ssh.js';
+import { intOption } from '../cli.js';
+import type { Environment } from '../environments.js';
+import { UserError } from '../errors.js';
+import type { ScriptContext } from '../main.js';
+import { requireTool } from '../tools.js';
+import { RELEASE_FILE } from './render.js';
+import { shq, SshClient, type SshTarget } from '../ssh.js';
 
 export type EdgeDeploySettings = NonNullable<Environment['nginx']>['deploy'];
 
@@ -97,9 +97,10 @@ export class EdgeReleases {
     return true;
   }
 
-  async lock(owner: string, waitMs: number): Promise<void> {
+  /** Takes the deploy lock, waiting up to `waitMs` ms; `onWait` is told the holder once if it has to wait. */
+  async lock(owner: string, waitMs: number, onWait?: (holder: string) => void): Promise<void> {
     await this.ssh.must(`mkdir -p ${shq(this.releasesDir)}`, `creating ${this.releasesDir}`);
-    await this.ssh.lock(this.lockDir, owner, { waitMs });
+    await this.ssh.lock(this.lockDir, owner, { waitMs, onWait });
   }
 
   async unlock(): Promise<void> {
