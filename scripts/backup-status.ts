@@ -59,10 +59,13 @@ await runScript(
     try {
       const problems: string[] = [];
       // An unreadable repository (R2 down, credentials revoked) is a finding, not a crash.
-      const info = await stanzaInfo(host, db.stanza).catch((err: Error) => {
+      // A probe must answer: pgBackRest's default I/O timeout (60 s, retried) would take minutes.
+      const info = await stanzaInfo(host, db.stanza, ['--io-timeout=10']).catch((err: Error) => {
         problems.push(`the repository cannot be read: ${err.message}`);
         return { name: db.stanza, status: { code: 99, message: 'unreadable', backupRunning: false }, backups: [] };
       });
+      if (info.status.code === 99 && problems.length === 0)
+        problems.push(`the repository cannot be read: ${info.status.message}`);
       const archive = await archiveStatus(host);
       const now = Date.now() / 1000;
       const good = info.backups.filter((b) => !b.error);

@@ -190,6 +190,7 @@ interface RawInfo {
     message: string;
     lock?: { backup?: { held?: boolean; size?: number; 'size-cplt'?: number } };
   };
+  repo?: { key: number; status: { code: number; message: string } }[];
   archive?: { min?: string | null; max?: string | null }[];
   backup?: {
     label: string;
@@ -213,7 +214,11 @@ export function parseInfo(json: string, stanza: string): StanzaInfo {
     name: raw.name,
     status: {
       code: raw.status.code,
-      message: raw.status.message,
+      // 99 "other": the reason is per repository (an unreachable S3 endpoint, a wrong key …).
+      message:
+        raw.status.code === 99
+          ? (raw.repo?.find((r) => r.status.code !== 0)?.status.message ?? raw.status.message)
+          : raw.status.message,
       backupRunning: Boolean(lock?.held),
       progress: lock?.held && lock.size ? { done: lock['size-cplt'] ?? 0, total: lock.size } : undefined,
     },
@@ -235,8 +240,9 @@ export function parseInfo(json: string, stanza: string): StanzaInfo {
   };
 }
 
-export async function stanzaInfo(host: DbHost, stanza: string): Promise<StanzaInfo> {
-  const out = await must(host, pgbackrestArgv(host, stanza, 'info', ['--output=json']), 'pgbackrest info');
+/** `pgbackrest info` of the stanza; extra args such as --io-timeout=10 bound it for a probe. */
+export async function stanzaInfo(host: DbHost, stanza: string, extra: string[] = []): Promise<StanzaInfo> {
+  const out = await must(host, pgbackrestArgv(host, stanza, 'info', ['--output=json', ...extra]), 'pgbackrest info');
   return parseInfo(out, stanza);
 }
 

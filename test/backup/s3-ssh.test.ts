@@ -147,7 +147,8 @@ describe('backup: pgBackRest on a database host over SSH (S3 repository over TLS
     expect(res.kept).to.equal(false);
   });
 
-  it('reports WAL archiving stale and exits non-zero while the repository is down', async () => {
+  it('reports WAL archiving stale and exits non-zero while the repository is down', async function () {
+    this.timeout(600_000);
     const healthy = await script('backup-status', ['--json']);
     expect(healthy.code, healthy.stderr).to.equal(0);
     await stack.stop('s3');
@@ -164,6 +165,7 @@ describe('backup: pgBackRest on a database host over SSH (S3 repository over TLS
       const report = JSON.parse(r.stdout) as { status: string; walArchive: { pendingSegments: number } };
       expect(report.status).to.equal('failing');
       expect(report.walArchive.pendingSegments).to.be.greaterThan(0);
+      expect(r.stderr).to.match(/the repository cannot be read/);
     } finally {
       await stack.start('s3');
     }
