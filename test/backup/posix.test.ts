@@ -177,22 +177,23 @@ describe('backup: pgBackRest on the local stack (POSIX repository, encrypted)', 
     // psql holding a session = the app still running.
     const holder = runOnce(
       'psql',
-      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', '-d', pg.database, '-c', 'SELECT pg_sleep(20)'],
-      {
-        env: { PGPASSWORD: pg.password },
-      },
+      ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', '-d', pg.database, '-c', 'SELECT pg_sleep(900)'],
+      { env: { PGPASSWORD: pg.password }, timeoutMs: 900_000 },
     ).catch(() => undefined);
-    for (;;) {
-      if (Number(await sql(pg, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%'`)) > 0)
-        break;
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      for (;;) {
+        if (Number(await sql(pg, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(900)%'`)) > 0)
+          break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const busy = await script('restore', ['--in-place', '--yes']);
+      expect(busy.code).to.equal(1);
+      expect(busy.stderr).to.match(/the app is still connected to mytv/);
+      expect(await sql(pg, 'SELECT count(*) FROM pitr')).to.equal('9');
+    } finally {
+      await sql(pg, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(900)%'`);
+      await holder;
     }
-    const busy = await script('restore', ['--in-place', '--yes']);
-    expect(busy.code).to.equal(1);
-    expect(busy.stderr).to.match(/the app is still connected to mytv/);
-    expect(await sql(pg, 'SELECT count(*) FROM pitr')).to.equal('9');
-    await sql(pg, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%'`);
-    await holder;
   });
 
   it('refuses a second backup while one holds the lock, naming the holder, and leaves its lock alone', async () => {
