@@ -237,7 +237,8 @@ describe('backup: pgBackRest on the local stack (POSIX repository, encrypted)', 
     expect(r.stderr).to.match(/pgbackrest verify found problems/);
   });
 
-  it('drill: markers, loss of the primary, restore, API on an empty Redis; report with RPO and RTO', async () => {
+  it('drill: markers, loss of the primary, restore, API on an empty Redis; report with RPO and RTO', async function () {
+    this.timeout(900_000);
     const reportDir = path.join(tmp, 'drills');
     // The corrupted full above is still the newest: take a good one for the drill to start from.
     expect((await script('backup', ['--type=full'])).code).to.equal(0);
