@@ -88,6 +88,6 @@ export function runner(common: Record<string, string>) {
     script: string,
     args: string[],
     extra: Record<string, string> = {},
-    timeoutMs = 240_000,
+    timeoutMs = 900_000,
   ): Promise<ScriptResult> => runEntryScript(`scripts/${script}.ts`, args, { env: { ...common, ...extra }, timeoutMs });
 }
