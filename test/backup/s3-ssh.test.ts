@@ -156,8 +156,10 @@ describe('backup: pgBackRest on a database host over SSH (S3 repository over TLS
       await sql(pg, `INSERT INTO channels VALUES (300, 'while the repository is down')`);
       await sql(pg, 'SELECT pg_switch_wal()');
       let r: ScriptResult;
+      const deadline = Date.now() + 480_000; // a loop that cannot outlive the test
       for (;;) {
         r = await script('backup-status', ['--max-wal-age=1', '--json']);
+        if (Date.now() > deadline) break;
         if (r.code !== 0 && /WAL archiving is stale/.test(r.stderr)) break;
         await new Promise((res) => setTimeout(res, 1000));
       }
