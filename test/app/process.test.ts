@@ -64,7 +64,7 @@ describe('app: the built process (logs, shutdown)', function () {
       expect(line).to.include({
         level: 'info',
         log_type: 'access',
-        message: 'request',
+        msg: 'request',
         method: 'GET',
         route: '/v2/channels/:slug',
         status: 200,
@@ -159,7 +159,7 @@ describe('app: the built process (logs, shutdown)', function () {
         expect(a).to.have.keys([
           'timestamp',
           'level',
-          'message',
+          'msg',
           'log_type',
           'actor',
           'actor_key',
@@ -248,7 +248,7 @@ describe('app: the built process (logs, shutdown)', function () {
       } finally {
         await release(lock);
       }
-      const messages = app.logs().map((l) => l.message);
+      const messages = app.logs().map((l) => l.msg);
       expect(messages).to.include.members([
         'shutdown started: readiness is now 503',
         'stopped accepting connections; draining',
@@ -271,7 +271,7 @@ describe('app: the built process (logs, shutdown)', function () {
         app.proc.kill('SIGTERM');
         expect(await app.exited).to.equal(0);
         expect(await slow).to.equal('aborted');
-        expect(app.logs().map((l) => l.message)).to.include('drain timeout reached; closing remaining connections');
+        expect(app.logs().map((l) => l.msg)).to.include('drain timeout reached; closing remaining connections');
       } finally {
         await release(lock);
       }

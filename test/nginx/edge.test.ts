@@ -204,7 +204,7 @@ describe('nginx: the edge in front of two real API replicas', function () {
       status: 200,
       upstream_status: '200',
     });
-    expect(entry!.request_time).to.be.a('number');
+    expect(entry!.duration_ms).to.be.a('number');
     expect(entry!.upstream_response_time).to.match(/^\d+\.\d{3}$/);
     expect(apps.map((a) => `127.0.0.1:${a.port}`)).to.include(entry!.upstream_addr);
   });

@@ -42,6 +42,17 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
+/**
+ * The platform's log schema (loki/README.md, "Log schema") names the text `msg`, as Nginx's access
+ * line does; winston calls it `message` internally, so it is renamed on the way out.
+ */
+const schemaFields = winston.format((info) => {
+  const { message } = info;
+  delete (info as Partial<typeof info>).message;
+  info.msg = message;
+  return info;
+});
+
 export type AppLogger = winston.Logger;
 
 /**
@@ -93,6 +104,7 @@ export function createLogger(level: string, stream: NodeJS.WritableStream = new 
     format: winston.format.combine(
       winston.format.timestamp({ format: () => new Date().toISOString() }),
       redactFormat(),
+      schemaFields(),
       winston.format.json(),
     ),
     transports: [new winston.transports.Stream({ stream })],
