@@ -106,6 +106,36 @@ seed: $(NPM_STAMP) ## Load the deterministic data set (CHANNELS=50; DATABASE_URL
 bench-api: $(NPM_STAMP) ## Benchmark the cached read endpoints against a node:http baseline (BENCH_ARGS="--duration 10")
 	@$(call SCRIPT,bench-api) $(BENCH_ARGS)
 
+##@ Backups and recovery
+# TYPE=full|diff|incr  TARGET_TIME=ISO-8601|latest map to the scripts' flags.
+.PHONY: backup
+backup: $(NPM_STAMP) ## pgBackRest backup where ENV's PostgreSQL lives: lock, progress, metrics [TYPE=full|diff|incr]
+	@$(call SCRIPT,backup) $(if $(TYPE),--type=$(TYPE))
+
+.PHONY: backup-status
+backup-status: $(NPM_STAMP) ## Backups, newest backup age, WAL archive age, repository size; non-zero outside policy (a probe)
+	@$(call SCRIPT,backup-status)
+
+.PHONY: restore
+restore: $(NPM_STAMP) ## Point-in-time restore into a NEW scratch instance, verified [TARGET_TIME=…|latest]
+	@$(call SCRIPT,restore) $(if $(TARGET_TIME),--target-time=$(TARGET_TIME))
+
+.PHONY: dr-drill
+dr-drill: $(NPM_STAMP) ## DR drill: markers, loss of the primary, restore, API up; RPO/RTO report and metrics
+	@$(call SCRIPT,dr-drill)
+
+.PHONY: dump
+dump: $(NPM_STAMP) ## pg_dump custom-format export of ENV's database (portable; also weekly on schedule)
+	@$(call SCRIPT,dump)
+
+.PHONY: restore-dump
+restore-dump: $(NPM_STAMP) ## Restore a dump into a new scratch database and check it [ARGS=--file=PATH]
+	@$(call SCRIPT,restore-dump)
+
+.PHONY: bench-backup
+bench-backup: $(NPM_STAMP) ## Benchmark backup, PITR restore and a drill on a ~1 GB pgbench database vs pg_dump/pg_restore
+	@$(call SCRIPT,bench-backup) $(BENCH_ARGS)
+
 ##@ Edge (Nginx)
 .PHONY: nginx-check
 nginx-check: $(NPM_STAMP) ## Render nginx/ for every environment and run nginx -t on each (stand-in certificates)

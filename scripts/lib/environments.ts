@@ -41,6 +41,96 @@ const sshTarget = z.strictObject({
   knownHostsFile: z.string().min(1),
 });
 
+/**
+ * Where the environment's PostgreSQL lives and how it is backed up (make backup, backup-status,
+ * restore, dr-drill, dump). pgBackRest option names: https://pgbackrest.org/configuration.html
+ */
+const databaseSchema = z.strictObject({
+  /** local: the local stack's own instance (make up); ssh: a database host reached over SSH. */
+  kind: z.enum(['local', 'ssh']),
+  /** pgBackRest stanza (one per cluster). */
+  stanza: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase stanza name')
+    .default('mytv'),
+  /** The application database (verified after a restore, dumped by make dump). */
+  name: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'expected a PostgreSQL identifier')
+    .default('mytv'),
+  /** Database host (kind ssh): the deploy user logs in, commands run as the postgres OS user. */
+  ssh: sshTarget.optional(),
+  host: z
+    .strictObject({
+      /** Prefix that runs a command as the postgres OS user on the host. */
+      runAs: z.string().min(1).default('sudo -n -u postgres'),
+      dataDir: configPath.default('/var/lib/postgresql/15/main'),
+      binDir: configPath.default('/usr/lib/postgresql/15/bin'),
+      port: port.default(5432),
+      socketDir: configPath.default('/var/run/postgresql'),
+      /** pgBackRest's main config on the host (secrets in its conf.d/, mode 600, never in git). */
+      pgbackrestConfig: configPath.default('/etc/pgbackrest/pgbackrest.conf'),
+      /** Scratch restores and drill instances go under here. */
+      scratchDir: configPath.default('/var/lib/postgresql/mytv-restore'),
+      /** Backup lock (mkdir is atomic). */
+      lockDir: configPath.default('/var/lib/postgresql/mytv-backup.lock'),
+      /** First port tried for a scratch instance on the host. */
+      scratchPort: port.default(55432),
+    })
+    .prefault({}),
+  repository: z.discriminatedUnion('type', [
+    /** A directory (dev: under the run directory when path is relative). */
+    z.strictObject({
+      type: z.literal('posix'),
+      path: z.string().min(1).default('pgbackrest/repo'),
+      cipher: z.enum(['none', 'aes-256-cbc']).default('none'),
+    }),
+    /** An S3-compatible bucket (Cloudflare R2: region auto, endpoint <account>.r2.cloudflarestorage.com). */
+    z.strictObject({
+      type: z.literal('s3'),
+      bucket: z.string().min(3),
+      endpoint: z.string().min(1),
+      region: z.string().min(1).default('auto'),
+      path: configPath,
+      uriStyle: z.enum(['host', 'path']).default('path'),
+      verifyTls: z.boolean().default(true),
+      cipher: z.enum(['none', 'aes-256-cbc']).default('aes-256-cbc'),
+    }),
+  ]),
+  compress: z.enum(['zst', 'gz', 'lz4', 'none']).default('zst'),
+  /** repo1-retention-full / -diff (count of backups kept). */
+  retention: z
+    .strictObject({ full: z.number().int().min(1).default(2), diff: z.number().int().min(1).default(7) })
+    .prefault({}),
+  /** Cron schedules (CronJob / compose scheduler): weekly full, daily diff, 6-hourly incr, weekly dump. */
+  schedule: z
+    .strictObject({
+      full: z.string().default('0 2 * * 0'),
+      diff: z.string().default('0 2 * * 1-6'),
+      incr: z.string().default('0 */6 * * *'),
+      dump: z.string().default('30 3 * * 0'),
+      drill: z.string().default('0 4 1 * *'),
+    })
+    .prefault({}),
+  /** backup-status fails beyond these (a probe). */
+  policy: z
+    .strictObject({
+      maxBackupAgeHours: z.number().positive().default(26),
+      maxWalArchiveAgeSeconds: z.number().int().positive().default(300),
+    })
+    .prefault({}),
+  /** Tables whose row counts and checksums are recorded with each backup and checked after a restore. */
+  verifyTables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/)).default(['channels', 'programmes']),
+  metrics: z
+    .strictObject({
+      /** Prometheus Pushgateway base URL (PUSHGATEWAY_URL overrides); none = textfile only. */
+      pushgatewayUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** node_exporter textfile collector file; relative = under the run directory. */
+      textfile: z.string().min(1).default('metrics/pgbackrest.prom'),
+    })
+    .prefault({}),
+});
+
 export const environmentSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase name'),
   description: z.string().min(1),
@@ -170,6 +260,7 @@ export const environmentSchema = z.strictObject({
       releasesKept: z.number().int().min(2).max(50).default(5),
     })
     .optional(),
+  database: databaseSchema.optional(),
   /**
    * Cloudflare in front of nginx.serverName, and the R2 buckets (terraform/, make infra-plan/infra-apply).
    * terraform/env/<name>.tfvars is generated from this block and the rendered Nginx rate limits.
@@ -403,3 +494,5 @@ export function loadEnvironment(name: string, o: LoadOptions = {}): Environment 
     },
   };
 }
+
+export type DatabaseConfig = z.infer<typeof databaseSchema>;
