@@ -149,6 +149,10 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
     it('requires a bearer token with the admin role', async function () {
       expect((await send('POST', '/v2/admin/channels', channel, null)).status).to.equal(401);
       expect((await send('POST', '/v2/admin/channels', channel, 'not-a-jwt')).status).to.equal(401);
+      // a header that decodes to JSON null: 401 with a short reason, never a 500
+      const nullHeader = await send('POST', '/v2/admin/channels', channel, 'bnVsbA.e30.x');
+      expect(nullHeader.status).to.equal(401);
+      expect(((await nullHeader.json()) as { error: { message: string } }).error.message).to.match(/^invalid token: /);
       const wrong = adminToken({}, 'some-other-secret-that-is-long-enough!!');
       expect((await send('POST', '/v2/admin/channels', channel, wrong)).status).to.equal(401);
       const expired = adminToken({ exp: Math.floor(Date.now() / 1000) - 120 });
