@@ -6,13 +6,16 @@ import { signJwt, verifyJwt } from '../../app/src/auth/jwt.js';
 
 const secrets = { current: 'test-current-secret-0123456789abcdef', previous: 'test-previous-secret-0123456789abcdef' };
 const now = () => Math.floor(Date.now() / 1000);
-const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 async function rejected(token: string): Promise<string> {
   const result = await verifyJwt(token, secrets);
   expect(result.ok, `token ${token} was accepted`).to.equal(false);
   if (result.ok) throw new Error('unreachable');
-  expect(result.reason).to.be.a('string').and.not.match(/\n|at .*\(/);
+  expect(result.reason)
+    .to.be.a('string')
+    .and.not.match(/\n|at .*\(/);
   return result.reason;
 }
 
