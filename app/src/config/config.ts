@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { databaseUrlProblem } from '../db/database-url.js';
 
 /**
  * 12-factor configuration: every setting comes from the environment, is validated once at start,
@@ -99,7 +100,10 @@ const envSchema = z
       emptyToUndefined,
       z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     ),
-    DATABASE_URL: urlWithScheme(['postgres', 'postgresql']),
+    DATABASE_URL: required('a PostgreSQL connection string').superRefine((value, ctx) => {
+      const problem = databaseUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     DATABASE_POOL_MAX: integer(1, 200, 10),
     DATABASE_STATEMENT_TIMEOUT_MS: integer(100, 600_000, 5000),
     REDIS_URL: urlWithScheme(['redis', 'rediss']),
