@@ -58,8 +58,17 @@ logs-local: $(NPM_STAMP) ## The local stack's logs (native files or compose), fi
 	@$(call SCRIPT,logs-local)
 
 .PHONY: build
-build: $(NPM_STAMP) ## Build the app (tsc) and, when a Docker engine answers, its image tagged with the commit
-	@$(call SCRIPT,build)
+build: $(NPM_STAMP) ## Build the app (tsc), then its image with Docker, else podman, else say why not [BASE_IMAGE=]
+	@$(call SCRIPT,build) $(if $(BASE_IMAGE),--base-image=$(BASE_IMAGE))
+
+##@ Container image
+.PHONY: image-base
+image-base: $(NPM_STAMP) ## Make the local base image once (debootstrap bookworm + this machine's Node; podman)
+	@$(call SCRIPT,image-base)
+
+.PHONY: image-test
+image-test: $(NPM_STAMP) ## Build the image and run it against real PostgreSQL + Redis: health, uid, tini, read-only, SIGTERM, contents, size
+	@$(call SCRIPT,image-test) $(if $(BASE_IMAGE),--base-image=$(BASE_IMAGE))
 
 ##@ Logs
 # SERVICE= LEVEL= SINCE= FROM= TO= GREP= REQUEST_ID= ROUTE= STATUS= SLOWER_THAN= LIMIT= FOLLOW=1 OUTPUT=
@@ -113,6 +122,15 @@ rollback-nginx: $(NPM_STAMP) ## Switch ENV's Nginx host back to the previous con
 .PHONY: cloudflare-ips
 cloudflare-ips: $(NPM_STAMP) ## Refresh nginx/cloudflare-ips.txt from Cloudflare's lists (validated, diff shown)
 	@$(call SCRIPT,cloudflare-ips)
+
+##@ Cloudflare and R2 (Terraform)
+.PHONY: infra-plan
+infra-plan: $(NPM_STAMP) ## Terraform plan of ENV's Cloudflare zone and R2 buckets, saved and summarised (changes nothing)
+	@$(call SCRIPT,infra-plan)
+
+.PHONY: infra-apply
+infra-apply: $(NPM_STAMP) ## Apply exactly the saved plan to ENV's Cloudflare zone and buckets (DRY_RUN=1 plan only)
+	@$(call SCRIPT,infra-apply)
 
 ##@ Quality
 .PHONY: lint

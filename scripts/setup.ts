@@ -38,7 +38,9 @@ async function toolVersion(
 ): Promise<string | undefined> {
   const bin = findTool(spec.bin);
   if (!bin) return undefined;
-  const r = await run(bin, spec.versionArgs);
+  const r = spec.versionFromPackage
+    ? await run('dpkg-query', ['-W', '-f=${Version}', spec.pkg!])
+    : await run(bin, spec.versionArgs);
   return spec.versionPattern.exec(`${r.stdout}\n${r.stderr}`)?.[1];
 }
 

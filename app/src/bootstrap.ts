@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppModule } from './app.module.js';
 import { type AppConfig, trustedProxyMatcher } from './config/config.js';
-import { ApiExceptionFilter } from './http/errors.js';
 import { installHttpHooks, requestIdFrom } from './http/hooks.js';
 import { type AppLogger, createLogger, NestWinstonLogger } from './logging/logger.js';
 import { AppMetrics } from './metrics/metrics.js';
@@ -64,7 +64,6 @@ export async function createApp(
       abortOnError: false,
     },
   );
-  app.useGlobalFilters(new ApiExceptionFilter());
   await app.listen(config.port, config.host);
   const server = app.getHttpServer();
   const address = server.address();
@@ -76,8 +75,6 @@ export async function createApp(
 
   return { app, config, logger, metrics, lifecycle, port, shutdown };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function gracefulShutdown(ctx: {
   app: NestFastifyApplication;

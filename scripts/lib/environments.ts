@@ -175,6 +175,37 @@ export const environmentSchema = z.strictObject({
       releasesKept: z.number().int().min(2).max(50).default(5),
     })
     .optional(),
+  /**
+   * Cloudflare in front of nginx.serverName, and the R2 buckets (terraform/, make infra-plan/infra-apply).
+   * terraform/env/<name>.tfvars is generated from this block and the rendered Nginx rate limits.
+   */
+  cloudflare: z
+    .strictObject({
+      /** The Cloudflare zone (apex domain) that holds nginx.serverName. */
+      zone: hostname,
+      /** Public address of the Nginx edge host: the proxied A/AAAA record points at it. */
+      originAddress: z.union([z.ipv4(), z.ipv6()]),
+      /**
+       * Zone-wide settings and the zone's rulesets (TLS, WAF, rate limits, cache rules) exist once per zone:
+       * exactly one environment per zone owns them, with the rules of every environment in that zone.
+       */
+      ownsZone: z.boolean(),
+      /** R2 bucket holding the Terraform state (key <name>/terraform.tfstate). */
+      stateBucket: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an R2 bucket name'),
+      /** Only these client networks may reach /v2/admin/ (absent: any client; writes still need Authorization). */
+      adminAllowedCidrs: z.array(z.union([z.cidrv4(), z.cidrv6()])).optional(),
+      /** Cloudflare's per-IP limits = this factor × what Nginx lets through in the same window (looser, never tighter). */
+      rateLimitHeadroom: z.number().min(1).max(100).default(2),
+      r2: z.strictObject({
+        /** Location hint for new buckets (wnam, enam, weur, eeur, apac, oc). */
+        location: z.enum(['wnam', 'enam', 'weur', 'eeur', 'apac', 'oc']),
+        logosBucket: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an R2 bucket name'),
+        backupsBucket: z.string().regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'expected an R2 bucket name'),
+        /** Objects in the backup bucket older than this are deleted by its lifecycle rule (backup retention). */
+        backupRetentionDays: z.number().int().min(7).max(3650),
+      }),
+    })
+    .optional(),
   /** Where make logs reads this environment's logs; without `loki`, the local stack's files. */
   logs: z
     .strictObject({

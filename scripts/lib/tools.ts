@@ -15,6 +15,8 @@ export interface ToolSpec {
   /** Debian package providing it (source 'debian'). */
   pkg?: string;
   versionArgs: string[];
+  /** The binary prints no version (newuidmap): ask dpkg for the package's version instead. */
+  versionFromPackage?: boolean;
   /** First capture group is the version. */
   versionPattern: RegExp;
   /** Minimum major.minor that is known to work here. */
@@ -218,6 +220,58 @@ export const TOOLS: ToolSpec[] = [
     versionArgs: ['-v'],
     versionPattern: v('UnZip (\\S+)'),
     purpose: 'unpacks helm/kubectl',
+  },
+  // Container engine (podman, Debian's) and what it needs here; debootstrap makes the local base
+  // image because no image registry can be reached (see podman/containers.conf, make image-base).
+  {
+    bin: 'podman',
+    source: 'debian',
+    pkg: 'podman',
+    versionArgs: ['--version'],
+    versionPattern: v('version (\\d+\\.\\d+\\.\\d+)'),
+    minVersion: '4.3',
+    purpose: 'builds and runs the API image (make build, make image-test)',
+  },
+  {
+    bin: 'runc',
+    source: 'debian',
+    pkg: 'runc',
+    versionArgs: ['--version'],
+    versionPattern: v('runc version (\\d+\\.\\d+\\.\\d+)'),
+    purpose: "podman's OCI runtime (crun fails on this host's hybrid cgroups)",
+  },
+  {
+    bin: 'newuidmap',
+    source: 'debian',
+    pkg: 'uidmap',
+    versionArgs: [],
+    versionFromPackage: true,
+    versionPattern: v('^(?:\\d+:)?(\\d+\\.\\d+(?:\\.\\d+)?)'),
+    purpose: 'user namespaces for podman',
+  },
+  {
+    bin: 'fuse-overlayfs',
+    source: 'debian',
+    pkg: 'fuse-overlayfs',
+    versionArgs: ['--version'],
+    versionPattern: v('fuse-overlayfs: version (\\d+\\.\\d+)'),
+    purpose: 'overlay storage for podman where the kernel overlay is refused',
+  },
+  {
+    bin: 'slirp4netns',
+    source: 'debian',
+    pkg: 'slirp4netns',
+    versionArgs: ['--version'],
+    versionPattern: v('slirp4netns version (\\d+\\.\\d+\\.\\d+)'),
+    purpose: 'user-mode networking for podman',
+  },
+  {
+    bin: 'debootstrap',
+    source: 'debian',
+    pkg: 'debootstrap',
+    versionArgs: ['--version'],
+    versionPattern: v('debootstrap (\\S+)'),
+    purpose: 'makes the local Debian 12 base image (make image-base)',
   },
   {
     bin: 'helm',

@@ -1,4 +1,4 @@
-// app/Dockerfile checked statically (no container engine here): syntax and best-practice
+// app/Dockerfile checked statically (test/image/ builds and runs it for real): syntax and best-practice
 // diagnostics from dockerfile-utils, plus the properties the platform relies on.
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';

@@ -11,6 +11,7 @@ import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
 import type { NginxInfo } from '../../scripts/lib/services/nginx.js';
 import { requireTool } from '../../scripts/lib/tools.js';
+import { waitFor } from '../../scripts/lib/wait.js';
 import { appEnv, eventually, spawnApp, type SpawnedApp } from '../app/support.js';
 import { useServices } from '../support/services.js';
 
@@ -95,13 +96,12 @@ function startLoad(
 /** Waits until `n` more requests have been answered 200 than when called (the load goes on past an event). */
 async function moreAnswered(result: LoadResult, what: string, n = 10, timeoutMs = 30_000): Promise<void> {
   const mark = result.ok;
-  const deadline = Date.now() + timeoutMs;
-  while (result.ok < mark + n) {
-    if (result.total >= 20_000 || Date.now() > deadline) {
-      throw new Error(`requests stopped being answered after ${what} (${result.ok - mark} of ${n})`);
-    }
-    await sleep(20);
-  }
+  // 'exhausted': the load has sent all it may (maxRequests) without enough answers.
+  const answered = await waitFor(() => result.ok >= mark + n || (result.total >= 20_000 && 'exhausted'), {
+    timeoutMs,
+    intervalMs: 20,
+  });
+  if (answered !== true) throw new Error(`requests stopped being answered after ${what} (${result.ok - mark} of ${n})`);
 }
 
 /** Worker processes of an Nginx master (its children). */
@@ -113,8 +113,6 @@ function workerPids(pidFile: string): number[] {
     .filter(Boolean)
     .map(Number);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('nginx: the edge in front of two real API replicas', function () {
   this.timeout(60_000);

@@ -23,10 +23,9 @@ import { signJwt } from '../../app/src/auth/jwt.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { freePorts, isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
 import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
+import { waitFor } from '../../scripts/lib/wait.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
 import { expectEvery } from '../support/assertions.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Free ports for every local.ports key; api gets two consecutive free ones (two replicas). */
 async function freeLocalPorts(): Promise<Record<string, number>> {
@@ -167,15 +166,17 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
       readFileSync(fromRoot('prometheus', 'prometheus.yml'), 'utf8'),
     );
     let api: { labels: { service: string }; health: string }[] = [];
-    for (let i = 0; i < 100; i++) {
-      const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets?state=active`);
-      const body = (await res.json()) as {
-        data: { activeTargets: { labels: { job: string; service: string }; health: string }[] };
-      };
-      api = body.data.activeTargets.filter((t) => t.labels.job === 'api');
-      if (api.length === 2 && api.every((t) => t.health === 'up')) break;
-      await sleep(500);
-    }
+    await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets?state=active`);
+        const body = (await res.json()) as {
+          data: { activeTargets: { labels: { job: string; service: string }; health: string }[] };
+        };
+        api = body.data.activeTargets.filter((t) => t.labels.job === 'api');
+        return api.length === 2 && api.every((t) => t.health === 'up');
+      },
+      { timeoutMs: 50_000, intervalMs: 500 },
+    );
     expect(api.map((t) => `${t.labels.service}:${t.health}`).sort()).to.deep.equal(['api-1:up', 'api-2:up']);
   });
 
@@ -225,8 +226,10 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const file = path.join(runDir, 'pids', 'redis-exporter.json');
     const rec = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startTime: number };
     process.kill(rec.pid, 'SIGKILL');
-    while (processStartTime(rec.pid) !== undefined && isSameProcessAlive({ ...rec, command: '', name: '' }))
-      await sleep(20);
+    await waitFor(
+      () => processStartTime(rec.pid) === undefined || !isSameProcessAlive({ ...rec, command: '', name: '' }),
+      { timeoutMs: Infinity, intervalMs: 20 },
+    );
     // An unrelated process that "reused" the PID: the file now names it, with the old start time.
     const bystander = spawn('sleep', ['300'], { stdio: 'ignore' });
     bystanders.push(bystander);

@@ -1,6 +1,6 @@
-import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { databaseUrlProblem } from '../db/database-url.js';
+import { cidrMatcher, parseCidr } from '../net/cidr.js';
 
 /**
  * 12-factor configuration: every setting comes from the environment, is validated once at start,
@@ -58,17 +58,6 @@ const booleanFlag = (fallback: boolean) =>
       .transform((v) => v === 'true' || v === '1'),
   );
 
-export function parseCidr(entry: string): { address: string; prefix: number; family: 4 | 6 } | null {
-  const [address, prefixText, extra] = entry.trim().split('/');
-  if (!address || extra !== undefined) return null;
-  const family = isIP(address);
-  if (family !== 4 && family !== 6) return null;
-  const max = family === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || prefixText === '') return null;
-  return { address, prefix, family };
-}
-
 const cidrList = z.preprocess(
   (value) => (typeof value === 'string' ? value : ''),
   z.string().transform((value, ctx) => {
@@ -76,7 +65,7 @@ const cidrList = z.preprocess(
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const bad = entries.filter((e) => parseCidr(e) === null);
+    const bad = entries.filter((e) => !parseCidr(e, { bareAddress: true }).ok);
     if (bad.length > 0) {
       ctx.addIssue({
         code: 'custom',
@@ -231,22 +220,9 @@ export function formatConfigProblems(problems: string[]): string {
   return `Invalid configuration (${problems.length} ${noun}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`;
 }
 
-/** Builds a BlockList matcher for TRUSTED_PROXIES (IPv4-mapped IPv6 peers are matched as IPv4). */
+/** Matcher for TRUSTED_PROXIES: addresses and ranges; IPv4-mapped IPv6 peers match IPv4 ranges. */
 export function trustedProxyMatcher(entries: string[]): (ip: string | undefined) => boolean {
-  if (entries.length === 0) return () => false;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const cidr = parseCidr(entry);
-    if (!cidr) continue;
-    list.addSubnet(cidr.address, cidr.prefix, cidr.family === 4 ? 'ipv4' : 'ipv6');
-  }
-  return (ip) => {
-    if (!ip) return false;
-    const plain = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-    const family = isIP(plain);
-    if (family === 0) return false;
-    return list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
-  };
+  return cidrMatcher(entries, { bareAddress: true });
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -3,6 +3,7 @@
 // environment files …). One registry, so `make generate` rewrites them all and `make generate
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
+import { terraformTfvars } from './terraform-tfvars.js';
 
 /** One derived file: path relative to the repository root, full content. */
 export interface GeneratedFile {
@@ -19,4 +20,4 @@ export interface Generator {
   render(): Promise<GeneratedFile[]>;
 }
 
-export const generators: Generator[] = [];
+export const generators: Generator[] = [terraformTfvars];

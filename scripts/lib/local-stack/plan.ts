@@ -118,7 +118,7 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
       role: 'reverse proxy (the API as clients see it)',
     });
   } else {
-    missing.push('nginx (its service definition, scripts/lib/services/nginx.ts, is not there yet)');
+    missing.push('nginx (no service of that kind in scripts/lib/services/registry.ts)');
   }
   add({
     name: 'postgres-exporter',

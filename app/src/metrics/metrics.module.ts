@@ -1,0 +1,21 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { MetricsController } from './metrics.controller.js';
+import { APP_METRICS, type AppMetrics } from './metrics.js';
+
+/**
+ * GET /metrics, and the registry (APP_METRICS) the HTTP hooks, the database pool and the cache
+ * record into; global because those live in other modules. The registry is created before Nest
+ * (the HTTP hooks need it first) and handed in.
+ */
+@Global()
+@Module({})
+export class MetricsModule {
+  static forRoot(metrics: AppMetrics): DynamicModule {
+    return {
+      module: MetricsModule,
+      controllers: [MetricsController],
+      providers: [{ provide: APP_METRICS, useValue: metrics }],
+      exports: [APP_METRICS],
+    };
+  }
+}

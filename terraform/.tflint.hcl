@@ -1,0 +1,5 @@
+# tflint (run in the GitHub Actions workflow: tflint --chdir=terraform --init && tflint --chdir=terraform).
+plugin "terraform" {
+  enabled = true
+  preset  = "recommended"
+}
