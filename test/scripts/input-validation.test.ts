@@ -89,7 +89,7 @@ describe('scripts: input validation', function () {
         .replace('${STAGING_API_UPSTREAM_2:-10.20.0.12:30080}', 'api-1.internal:30080')
         .replace('${STAGING_SSH_HOST:-staging-api.mytelevision.app}', '10.20.0.5');
       const env = load(text)();
-      expect(env.nginx.upstreams).to.deep.equal(['[fd00::11]:30080', 'api-1.internal:30080']);
+      expect(env.nginx?.upstreams).to.deep.equal(['[fd00::11]:30080', 'api-1.internal:30080']);
     });
   });
 
