@@ -11,9 +11,15 @@ import { environmentsDir, repoRoot } from './paths.js';
 import { registerSecret } from './secrets.js';
 
 const port = z.number().int().min(1).max(65535);
-const hostname = z
-  .string()
-  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$|^\[?[0-9a-fA-F:.]+\]?$/, 'expected a host name or IP address');
+// Addresses are checked by zod's own validators (z.ipv4, z.ipv6, z.hostname), never by hand-written
+// patterns: 999.999.999.999 is no address, and a name made only of digits and dots is no host name.
+const isIpv4 = (v: string) => z.ipv4().safeParse(v).success;
+const isIpv6 = (v: string) => z.ipv6().safeParse(v).success;
+const isBracketedIpv6 = (v: string) => v.startsWith('[') && v.endsWith(']') && isIpv6(v.slice(1, -1));
+const isDnsName = (v: string) => z.hostname().safeParse(v).success && !/^[\d.]+$/.test(v);
+const isHost = (v: string) => isIpv4(v) || isIpv6(v) || isBracketedIpv6(v) || isDnsName(v);
+const isPort = (v: string) => /^\d{1,5}$/.test(v) && port.safeParse(Number(v)).success;
+const hostname = z.string().refine(isHost, 'expected a host name or IP address');
 const k8sName = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes name (lowercase, digits, -)');
@@ -28,10 +34,13 @@ const configPath = z
   .regex(/^\/[A-Za-z0-9._/@+-]*$/, 'expected an absolute path (letters, digits, . _ - / @ + only)');
 const listenAddress = z
   .string()
-  .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])$/, 'expected an IPv4 address or [IPv6] address');
-const upstreamAddress = z
-  .string()
-  .regex(/^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'expected host:port');
+  .refine((v) => isIpv4(v) || isBracketedIpv6(v), 'expected an IPv4 address or [IPv6] address');
+/** host:port, the host a name, an IPv4 address or a [bracketed] IPv6 address, the port 1–65535. */
+const upstreamAddress = z.string().refine((v) => {
+  const colon = v.lastIndexOf(':');
+  const host = v.slice(0, colon);
+  return colon > 0 && isPort(v.slice(colon + 1)) && (isIpv4(host) || isBracketedIpv6(host) || isDnsName(host));
+}, 'expected host:port (port 1-65535)');
 
 const sshTarget = z.strictObject({
   host: hostname,
