@@ -140,6 +140,17 @@ const databaseSchema = z.strictObject({
     .prefault({}),
 });
 
+/** "720h" -> 720. Shape: whole hours as Loki writes retention periods. */
+export function hoursOf(duration: string): number {
+  return Number(/^(\d+)h$/.exec(duration)?.[1] ?? NaN);
+}
+
+/** A Loki retention period: whole hours, a positive multiple of 24h (the tsdb index period). */
+const lokiRetention = z
+  .string()
+  .regex(/^[1-9]\d*h$/, 'a duration in whole hours, e.g. 168h (7 days) or 720h (30 days)')
+  .refine((d) => hoursOf(d) % 24 === 0, 'a multiple of 24h (Loki deletes whole daily index tables)');
+
 export const environmentSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase name'),
   description: z.string().min(1),
@@ -310,6 +321,23 @@ export const environmentSchema = z.strictObject({
           url: z.url({ protocol: /^https?$/ }),
           /** X-Scope-OrgID (multi-tenant Loki). */
           tenant: z.string().min(1).optional(),
+        })
+        .optional(),
+      /**
+       * Loki compactor retention of this environment's logs, rendered into loki/env/<env>.env by
+       * `make generate` (scripts/lib/generated/loki-env.ts) and read by loki/loki.yaml
+       * (-config.expand-env=true). Durations in whole hours, a multiple of 24h: Loki's retention
+       * works per index table and the tsdb index period is 24h (Loki docs, "Log retention").
+       */
+      retention: z
+        .strictObject({
+          /** Every stream, e.g. "720h" (30 days). */
+          default: lokiRetention,
+          /** Streams with log_type="audit" (retention_stream); must be at least `default`. */
+          audit: lokiRetention,
+        })
+        .refine((r) => hoursOf(r.audit) >= hoursOf(r.default), {
+          message: 'logs.retention.audit must be at least logs.retention.default (audit streams are kept longer)',
         })
         .optional(),
     })

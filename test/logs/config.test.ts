@@ -4,14 +4,41 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { parse } from 'yaml';
+import { environmentSchema, hoursOf, listEnvironments, loadEnvironment } from '../../scripts/lib/environments.js';
+import { COMMITTED } from '../../scripts/lib/generated/index.js';
+import { lokiEnvPath } from '../../scripts/lib/generated/loki-env.js';
 import { checkLogQL } from '../../scripts/lib/logs/query.js';
 
-/** Loki's -config.expand-env: ${VAR:-default} -> default (what compose gets without overrides). */
-const expandDefaults = (text: string): string => text.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+/**
+ * Loki's -config.expand-env (drone/envsubst): ${VAR} -> its value or '', ${VAR:-default} -> its
+ * value or default. `vars` stands for the process environment Loki gets.
+ */
+const expandEnv = (text: string, vars: Record<string, string> = {}): string =>
+  text.replace(/\$\{([A-Z_]+)(?::-([^}]*))?\}/g, (_, name: string, dflt?: string) => vars[name] ?? dflt ?? '');
+
+/** KEY=VALUE lines of a generated loki/env/<env>.env (comments and blank lines skipped). */
+const readEnvFile = (file: string): Record<string, string> =>
+  Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+
+interface LokiRetention {
+  limits_config: { retention_period: string; retention_stream: { selector: string; period: string }[] };
+}
+
+/** The retention Loki ends up with when it reads loki/loki.yaml with these variables. */
+function effectiveRetention(vars: Record<string, string>): { default: string; audit: string | undefined } {
+  const cfg = parse(expandEnv(readFileSync('loki/loki.yaml', 'utf8'), vars)) as LokiRetention;
+  const audit = cfg.limits_config.retention_stream.find((r) => r.selector === '{log_type="audit"}');
+  return { default: cfg.limits_config.retention_period, audit: audit?.period };
+}
 
 describe('logs: the Loki, Alloy and Grafana configs', function () {
   it('Loki: schema v13 on tsdb, compactor retention on, audit streams kept longer than the rest', function () {
-    const cfg = parse(expandDefaults(readFileSync('loki/loki.yaml', 'utf8'))) as {
+    const cfg = parse(expandEnv(readFileSync('loki/loki.yaml', 'utf8'), readEnvFile('loki/env/dev.env'))) as {
       schema_config: { configs: { schema: string; store: string; object_store: string }[] };
       limits_config: { retention_period: string; retention_stream: { selector: string; period: string }[] };
       compactor: { retention_enabled: boolean; delete_request_store: string };
@@ -23,8 +50,50 @@ describe('logs: the Loki, Alloy and Grafana configs', function () {
     checkLogQL(audit.selector);
     expect(hours(audit.period)).to.be.greaterThan(hours(cfg.limits_config.retention_period));
     expect(hours(cfg.limits_config.retention_period)).to.equal(7 * 24);
-    // Every ${VAR} has a default, so the compose stack starts without extra variables.
+    // Every ${VAR} has a default; only the retention variables' default is no duration: their values
+    // come from loki/env/<env>.env, nowhere else. Unset, Loki refuses to start rather than keep logs
+    // for a period nobody chose. Prometheus' model.ParseDuration grammar (prometheus/common model/time.go):
+    const promDuration = /^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$/;
     expect(readFileSync('loki/loki.yaml', 'utf8')).to.not.match(/\$\{[A-Z_]+\}/);
+    const unset = effectiveRetention({});
+    expect(promDuration.test(unset.default), unset.default).to.equal(false);
+    expect(promDuration.test(unset.audit!), unset.audit).to.equal(false);
+    expect(promDuration.test(effectiveRetention(readEnvFile('loki/env/dev.env')).default)).to.equal(true);
+  });
+
+  it('Loki retention per environment: what loki.yaml yields with loki/env/<env>.env equals environments/*.yaml', function () {
+    const envs = listEnvironments().map((n) => loadEnvironment(n, COMMITTED));
+    // Every environment that ships logs to a Loki (logs.loki), and the compose stack (dev), has a retention.
+    const withRetention = envs.filter((e) => e.logs?.retention);
+    expect(withRetention.map((e) => e.name).sort()).to.include.members([
+      'dev',
+      ...envs.filter((e) => e.logs?.loki).map((e) => e.name),
+    ]);
+    for (const env of withRetention) {
+      const got = effectiveRetention(readEnvFile(lokiEnvPath(env.name)));
+      expect(got, env.name).to.deep.equal(env.logs!.retention);
+    }
+    // The issue's figures: staging 7 days, production 30 days, audit streams kept longer.
+    const byName = (n: string) => envs.find((e) => e.name === n)!.logs!.retention!;
+    expect(byName('staging').default).to.equal('168h');
+    expect(byName('prod').default).to.equal('720h');
+    for (const env of withRetention) {
+      expect(hoursOf(env.logs!.retention!.audit), env.name).to.be.greaterThan(hoursOf(env.logs!.retention!.default));
+    }
+    // The comparison fails when a generated file and its environment differ (a stale env file).
+    const stale = { ...readEnvFile(lokiEnvPath('prod')), LOKI_RETENTION_PERIOD: '168h' };
+    expect(effectiveRetention(stale)).to.not.deep.equal(byName('prod'));
+  });
+
+  it('Loki retention in environments/*.yaml: bad periods are one-line schema errors', function () {
+    const base = { default: '168h', audit: '2160h' };
+    const check = (r: object) => environmentSchema.shape.logs.unwrap().shape.retention.unwrap().safeParse(r);
+    expect(check(base).success).to.equal(true);
+    for (const bad of [{ ...base, default: '7d' }, { ...base, default: '100h' }, { ...base, audit: '24h' }]) {
+      const r = check(bad);
+      expect(r.success, JSON.stringify(bad)).to.equal(false);
+      expect(r.error!.issues[0]!.message).to.match(/whole hours|multiple of 24h|at least/);
+    }
   });
 
   it('Alloy: succeeded health checks and scrapes are dropped, failing ones and requests kept', function () {

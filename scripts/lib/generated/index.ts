@@ -8,6 +8,7 @@ import { terraformTfvars } from './terraform-tfvars.js';
 import { format, resolveConfig } from 'prettier';
 import { fromRoot } from '../paths.js';
 import { grafanaDashboardsGenerator } from './grafana-dashboards.js';
+import { lokiEnvGenerator } from './loki-env.js';
 import { prometheusConfigGenerator } from './prometheus-config.js';
 import { sloRulesGenerator } from './slo-rules.js';
 
@@ -44,4 +45,5 @@ export const generators: Generator[] = [
   prometheusConfigGenerator,
   grafanaDashboardsGenerator,
   terraformTfvars,
+  lokiEnvGenerator,
 ];
