@@ -29,6 +29,7 @@ interface Service {
   depends_on?: Record<string, { condition?: string }> | string[];
   volumes?: (string | { type?: string; source?: string })[];
   environment?: Record<string, string> | string[];
+  env_file?: string | string[];
   ports?: string[];
   read_only?: boolean;
   deploy?: { resources?: { limits?: Record<string, string> } };
@@ -225,6 +226,13 @@ describe('compose: the compose file validated offline', () => {
         dir,
       ).to.equal(true);
     }
+    // Loki's retention comes from the generated loki/env/dev.env (environments/dev.yaml logs.retention).
+    const lokiEnvFile = base.services.loki.env_file;
+    expect(lokiEnvFile).to.equal('../loki/env/dev.env');
+    const lokiVars = readFileSync(path.resolve(fromRoot('compose'), lokiEnvFile as string), 'utf8');
+    expect(lokiVars)
+      .to.match(/^LOKI_RETENTION_PERIOD=\d+h$/m)
+      .and.match(/^LOKI_AUDIT_RETENTION_PERIOD=\d+h$/m);
     const inCompose = readdirSync(fromRoot('compose'));
     expect(inCompose.filter((f) => !/^(compose(\.override)?\.yaml|\.env(\.example)?)$/.test(f))).to.deep.equal([]);
   });
