@@ -369,8 +369,17 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
 
   it('errors injected into the app page through the pager route, then resolve', async function () {
     this.timeout(300_000);
-    // PostgreSQL down under reads that miss every cache: each one is a 5xx.
+    // PostgreSQL down under reads that miss every cache: each one is a 5xx (503 since issue 16).
     await stack.stop('postgres');
+    // A counter's first sample has no baseline: the 5xx series must exist in Prometheus before the
+    // burst, or rate() sees none of it when the (fast-failing) burst ends between two scrapes.
+    for (const base of apis) await fetch(`${base}/v2/channels/missing-first`);
+    await until('the 5xx series of both replicas scraped', async () => {
+      const s = await prom.query(
+        'http_request_duration_seconds_count{job="api",status_code=~"5..",route!~"/health.*"}',
+      );
+      return new Set(s.map((x) => x.metric.pod)).size >= 2 || undefined;
+    });
     const statuses = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => (await fetch(`${apis[i % 2]}/v2/channels/missing-${i}`)).status),
     );
