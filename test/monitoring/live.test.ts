@@ -91,6 +91,8 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
   let prom: PrometheusClient;
   let am: AlertmanagerClient;
   const apis: string[] = [];
+  /** Each replica's separate /metrics listener (METRICS_PORT). */
+  const metricsUrls: string[] = [];
   let edge: string;
   let envDir: string;
 
@@ -104,8 +106,12 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
     await runMigrations(pg.url);
     await seedDatabase(pg.url, { channels: 5, anchor: new Date(), hoursBefore: 2, hoursAfter: 2 });
     for (const name of ['api-1', 'api-2']) {
-      const info = (await stack.start(name, { kind: 'api', options: { logLevel: 'warn' } })) as { url: string };
+      const info = (await stack.start(name, { kind: 'api', options: { logLevel: 'warn' } })) as {
+        url: string;
+        metricsUrl: string;
+      };
       apis.push(info.url);
+      metricsUrls.push(info.metricsUrl);
     }
     const upstreams = apis.map((u) => new URL(u).host);
     const nginx = (await stack.start('nginx', { options: { environment: 'dev', upstreams } })) as { url: string };
@@ -223,7 +229,7 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
   });
 
   it('promtool check metrics accepts what the API serves on /metrics', async () => {
-    const body = await (await fetch(`${apis[0]}/metrics`)).text();
+    const body = await (await fetch(metricsUrls[0])).text();
     const r = await new Promise<{ code: number; out: string }>((resolve) => {
       const child = spawn(requireTool('promtool'), ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
@@ -378,7 +384,7 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
       const s = await prom.query(
         'http_request_duration_seconds_count{job="api",status_code=~"5..",route!~"/health.*"}',
       );
-      return new Set(s.map((x) => x.metric.pod)).size >= 2 || undefined;
+      return new Set(s.map((x) => x.labels.pod)).size >= 2 || undefined;
     });
     const statuses = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => (await fetch(`${apis[i % 2]}/v2/channels/missing-${i}`)).status),
