@@ -82,7 +82,7 @@ async function drive(url: string, opts: { connections: number; duration: number;
 }
 
 async function waitForHttp(url: string, child: ChildProcess, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new UserError(`${what} exited with code ${child.exitCode} before it was ready`);
     try {
@@ -92,7 +92,7 @@ async function waitForHttp(url: string, child: ChildProcess, what: string): Prom
     }
     await sleep(100);
   }
-  throw new UserError(`${what} did not answer ${url} within 20 s`);
+  throw new UserError(`${what} did not answer ${url} within 90 s`);
 }
 
 // The issue's baseline is a bare hello-world. A second reference serves, from the same kind of
@@ -111,12 +111,14 @@ await runScript(
       duration: { type: 'string' },
       channels: { type: 'string' },
       rounds: { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
     optionsHelp: [
       '  --connections N   concurrent connections (default 50)',
       '  --duration S      seconds per measurement (default 10)',
       '  --channels N      seeded channels (default 50)',
       '  --rounds N        baseline and app measured in turn N times; medians reported (default 3)',
+      '  --cpu-prof DIR    write a V8 CPU profile of the API (node --cpu-prof) into DIR',
     ].join('\n'),
   },
   async ({ values, out, flags, exec }) => {
@@ -158,7 +160,8 @@ await runScript(
         stdio: 'ignore',
       });
       children.push(baseline);
-      const app = spawn(process.execPath, ['--no-warnings', path.join(APP_DIR, 'dist', 'main.js')], {
+      const cpuProf = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values['cpu-prof'])] : [];
+      const app = spawn(process.execPath, ['--no-warnings', ...cpuProf, path.join(APP_DIR, 'dist', 'main.js')], {
         env: {
           PATH: process.env.PATH ?? '',
           NODE_ENV: 'production',

@@ -1,18 +1,11 @@
 import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import type { CacheLookup } from '../cache/cache.service.js';
+import { CACHE_POLICIES, sendCached } from '../http/cached-reply.js';
 import { ZodPipe } from '../http/errors.js';
 import { ProgrammesService } from '../programmes/programmes.service.js';
 import { nowNextQuerySchema, scheduleQuerySchema, type NowNextQuery } from '../programmes/programme.schemas.js';
 import { listChannelsQuerySchema, slugParamsSchema, type ListChannelsQuery } from './channel.schemas.js';
 import { ChannelsService } from './channels.service.js';
-
-/** Sends a cached (or freshly built) JSON body as is, saying whether it came from the cache. */
-export function sendCached(reply: FastifyReply, lookup: CacheLookup): string {
-  void reply.header('content-type', 'application/json; charset=utf-8');
-  void reply.header('x-cache', lookup.hit ? 'hit' : 'miss');
-  return lookup.body;
-}
 
 @Controller('v2')
 export class ChannelsController {
@@ -25,16 +18,16 @@ export class ChannelsController {
   async list(
     @Query(new ZodPipe(listChannelsQuerySchema)) query: ListChannelsQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.channels.list(query));
+  ): Promise<Buffer | string> {
+    return sendCached(reply, await this.channels.list(query), CACHE_POLICIES.channels);
   }
 
   @Get('channels/:slug')
   async get(
     @Param(new ZodPipe(slugParamsSchema)) params: { slug: string },
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.channels.get(params.slug));
+  ): Promise<Buffer | string> {
+    return sendCached(reply, await this.channels.get(params.slug), CACHE_POLICIES.channels);
   }
 
   @Get('channels/:slug/programmes')
@@ -42,8 +35,8 @@ export class ChannelsController {
     @Param(new ZodPipe(slugParamsSchema)) params: { slug: string },
     @Query(new ZodPipe(scheduleQuerySchema)) window: { from: Date; to: Date },
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.programmes.schedule(params.slug, window.from, window.to));
+  ): Promise<Buffer | string> {
+    return sendCached(reply, await this.programmes.schedule(params.slug, window.from, window.to), CACHE_POLICIES.schedule);
   }
 
   @Get('channels/:slug/now-next')
@@ -51,15 +44,15 @@ export class ChannelsController {
     @Param(new ZodPipe(slugParamsSchema)) params: { slug: string },
     @Query(new ZodPipe(nowNextQuerySchema)) query: NowNextQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.programmes.nowNext(query, params.slug));
+  ): Promise<Buffer | string> {
+    return sendCached(reply, await this.programmes.nowNext(query, params.slug), CACHE_POLICIES.nowNext);
   }
 
   @Get('now-next')
   async nowNext(
     @Query(new ZodPipe(nowNextQuerySchema)) query: NowNextQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.programmes.nowNext(query));
+  ): Promise<Buffer | string> {
+    return sendCached(reply, await this.programmes.nowNext(query), CACHE_POLICIES.nowNext);
   }
 }
