@@ -57,6 +57,8 @@ export interface PreparedReply {
 }
 
 const CONTENT_TYPE = 'application/json; charset=utf-8';
+/** Requests answered with 304 Not Modified (RFC 9110 §15.4.5: no body). */
+const notModified = new WeakSet<FastifyRequest>();
 
 function write(request: FastifyRequest, reply: FastifyReply, prepared: PreparedReply, hit: boolean): Buffer | string {
   void reply
@@ -66,8 +68,12 @@ function write(request: FastifyRequest, reply: FastifyReply, prepared: PreparedR
     .header('etag', prepared.etag)
     .header('cache-control', cacheControl(prepared.policy, prepared.validUntil));
   const inm = request.headers['if-none-match'];
-  if (inm !== undefined && fresh(request.headers, { etag: prepared.etag })) {
-    void reply.code(304);
+  // Only If-None-Match is passed: fresh() treats a request's `Cache-Control: no-cache` as a forced
+  // reload, but that directive is for caches; the origin evaluates the condition (RFC 9110 §13.2.1).
+  // fetch() adds it to every conditional request.
+  if (inm !== undefined && fresh({ 'if-none-match': inm }, { etag: prepared.etag })) {
+    // The status is set in onSend: Nest sets the route's status (200) after the handler returns.
+    notModified.add(request);
     return '';
   }
   return prepared.body;
@@ -109,6 +115,11 @@ export function installCachedReplyFastPath(fastify: FastifyInstance): { use(stor
     const prepared = store.get(request.url);
     if (prepared === undefined || prepared.expires <= Date.now()) return done();
     void reply.send(write(request, reply, prepared, true));
+  });
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (!notModified.has(request)) return done(null, payload);
+    void reply.code(304);
+    done(null, '');
   });
   return { use: (s) => void (store = s) };
 }
