@@ -87,7 +87,9 @@ describe('app: HTTP caching of reads (ETag, 304, Cache-Control, fast path, inval
     >;
     expect(line).to.include({ log_type: 'access', route: '/v2/channels', status: 200, path: '/v2/channels' });
     const metrics = await replicas[0].app.metrics.registry.getSingleMetricAsString('http_request_duration_seconds');
-    expect(metrics).to.match(/http_request_duration_seconds_count\{[^}]*route="\/v2\/channels"[^}]*status_code="200"[^}]*\} [1-9]/);
+    expect(metrics).to.match(
+      /http_request_duration_seconds_count\{[^}]*route="\/v2\/channels"[^}]*status_code="200"[^}]*\} [1-9]/,
+    );
   });
 
   it('gives now/next a shorter shared max-age that never passes the next programme boundary', async function () {
@@ -99,7 +101,9 @@ describe('app: HTTP caching of reads (ETag, 304, Cache-Control, fast path, inval
     expect(CACHE_POLICIES.nowNext.sMaxAge).to.be.below(CACHE_POLICIES.channels.sMaxAge);
     expect(res.headers.get('etag')).to.match(/^"/);
     const boundary = Date.now() + 2500;
-    expect(cacheControl(CACHE_POLICIES.nowNext, boundary)).to.contain('s-maxage=2,').and.contain('stale-while-revalidate=0');
+    expect(cacheControl(CACHE_POLICIES.nowNext, boundary))
+      .to.contain('s-maxage=2,')
+      .and.contain('stale-while-revalidate=0');
     expect(cacheControl(CACHE_POLICIES.nowNext, Date.now() - 1)).to.contain('s-maxage=0');
   });
 

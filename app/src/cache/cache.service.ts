@@ -138,7 +138,12 @@ export class CacheService implements OnModuleDestroy {
       const entry = local.get(field);
       if (entry && entry.expires > Date.now()) {
         this.metrics.cacheHits.inc({ cache: family, layer: 'local' });
-        return this.keepable(family, generation, { body: entry.body, hit: true, validUntil: entry.validUntil }, entry.expires);
+        return this.keepable(
+          family,
+          generation,
+          { body: entry.body, hit: true, validUntil: entry.validUntil },
+          entry.expires,
+        );
       }
     }
     if (this.isReady()) {
@@ -149,7 +154,12 @@ export class CacheService implements OnModuleDestroy {
           if (entry && (entry.validUntil === undefined || entry.validUntil > Date.now())) {
             this.metrics.cacheHits.inc({ cache: family, layer: 'redis' });
             const expires = this.remember(family, field, entry);
-            return this.keepable(family, generation, { body: entry.body, hit: true, validUntil: entry.validUntil }, expires);
+            return this.keepable(
+              family,
+              generation,
+              { body: entry.body, hit: true, validUntil: entry.validUntil },
+              expires,
+            );
           }
         }
       } catch {

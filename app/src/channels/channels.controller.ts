@@ -36,7 +36,11 @@ export class ChannelsController {
     @Query(new ZodPipe(scheduleQuerySchema)) window: { from: Date; to: Date },
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<Buffer | string> {
-    return sendCached(reply, await this.programmes.schedule(params.slug, window.from, window.to), CACHE_POLICIES.schedule);
+    return sendCached(
+      reply,
+      await this.programmes.schedule(params.slug, window.from, window.to),
+      CACHE_POLICIES.schedule,
+    );
   }
 
   @Get('channels/:slug/now-next')
