@@ -123,6 +123,27 @@ rollback-nginx: $(NPM_STAMP) ## Switch ENV's Nginx host back to the previous con
 cloudflare-ips: $(NPM_STAMP) ## Refresh nginx/cloudflare-ips.txt from Cloudflare's lists (validated, diff shown)
 	@$(call SCRIPT,cloudflare-ips)
 
+##@ Kubernetes (staging: kustomize, production: Helm)
+.PHONY: deploy-staging
+deploy-staging: $(NPM_STAMP) ## Deploy the API to staging with kustomize: migrate, roll out, verify, undo on failure (DRY_RUN=1)
+	@$(call SCRIPT,deploy) --env=staging
+
+.PHONY: deploy-prod
+deploy-prod: $(NPM_STAMP) ## Deploy the API to production with Helm (--atomic, helm test, public checks); asks unless YES=1
+	@$(call SCRIPT,deploy) --env=prod
+
+.PHONY: rollback-staging
+rollback-staging: $(NPM_STAMP) ## Roll staging back to the previous Deployment revision (ARGS=--to=REVISION)
+	@$(call SCRIPT,rollback) --env=staging
+
+.PHONY: rollback-prod
+rollback-prod: $(NPM_STAMP) ## Roll production back to the previous Helm revision (ARGS=--to=REVISION); asks unless YES=1
+	@$(call SCRIPT,rollback) --env=prod
+
+.PHONY: k8s-check
+k8s-check: $(NPM_STAMP) ## Offline checks of kustomize/ and helm/: lint, render, schemas, policy, staging/production consistency
+	@$(call SCRIPT,k8s-check)
+
 ##@ Cloudflare and R2 (Terraform)
 .PHONY: infra-plan
 infra-plan: $(NPM_STAMP) ## Terraform plan of ENV's Cloudflare zone and R2 buckets, saved and summarised (changes nothing)
@@ -131,6 +152,23 @@ infra-plan: $(NPM_STAMP) ## Terraform plan of ENV's Cloudflare zone and R2 bucke
 .PHONY: infra-apply
 infra-apply: $(NPM_STAMP) ## Apply exactly the saved plan to ENV's Cloudflare zone and buckets (DRY_RUN=1 plan only)
 	@$(call SCRIPT,infra-apply)
+
+##@ Monitoring
+.PHONY: check-monitoring
+check-monitoring: $(NPM_STAMP) ## Static checks of prometheus/, alertmanager/, grafana/: promtool, amtool, alert links, dashboards
+	@$(call SCRIPT,check-monitoring)
+
+.PHONY: slo-report
+slo-report: $(NPM_STAMP) ## SLIs of ENV over WINDOW (default 30d) from its Prometheus, against the SLA (JSON=1)
+	@$(call SCRIPT,slo-report) $(if $(WINDOW),--window=$(WINDOW))
+
+.PHONY: alerts
+alerts: $(NPM_STAMP) ## Alerts in ENV's Alertmanager: firing, silenced, inhibited (JSON=1)
+	@$(call SCRIPT,alerts)
+
+.PHONY: silence
+silence: $(NPM_STAMP) ## Silence alerts in ENV's Alertmanager (ARGS="--matcher alertname=X --duration 2h --comment ...")
+	@$(call SCRIPT,silence)
 
 ##@ Quality
 .PHONY: lint

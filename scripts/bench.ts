@@ -19,6 +19,7 @@ import { runScript } from './lib/main.js';
 import { renderTable } from './lib/output.js';
 import { defaultRunDir, repoRoot } from './lib/paths.js';
 import { freePort, startServices, type Stack } from './lib/services/index.js';
+import { sleep, waitForUrl } from './lib/wait.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -60,7 +61,6 @@ const APP_DIR = path.join(repoRoot, 'app');
 const CACHED_RATIO_AIM = 0.45;
 const P95_AIM_MS = 25;
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -113,21 +113,15 @@ async function drive(load: Load, opts: { connections: number; duration: number; 
   };
 }
 
+/** Waits until a server this script spawned answers `url` with a 2xx; a UserError when it exits or times out. */
 async function waitForHttp(url: string, child: ChildProcess, what: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new UserError(`${what} exited with code ${child.exitCode} before it was ready`);
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not yet
-    }
-    await sleep(100);
-  }
-  throw new UserError(`${what} did not answer ${url} within 90 s`);
+  const answered = await waitForUrl(url, { timeoutMs: 90_000, giveUpIf: () => child.exitCode !== null });
+  if (child.exitCode !== null) throw new UserError(`${what} exited with code ${child.exitCode} before it was ready`);
+  if (!answered) throw new UserError(`${what} did not answer ${url} within 90 s`);
+  await answered.body?.cancel();
 }
 
-// The issue's baseline is a bare hello-world. A second reference serves, from the same kind of
+// The first baseline is a bare hello-world server. A second reference serves, from the same kind of
 // bare server, the exact bytes of a cached /v2/channels response: what is left between it and the
 // app is the framework's cost, not the payload's or the load generator's (autocannon parses every
 // body in JS: on 8.6 KB bodies it alone costs ~25 % of the rate).

@@ -2,12 +2,12 @@
 // from Cloudflare's published lists: fetch both, validate every CIDR, show the diff, write.
 // Without network it says so and changes nothing.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import path from 'node:path';
 import { UsageError, UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
 import { cloudflareIpsFile, parseCidrList } from './lib/edge/cloudflare-ranges.js';
 import { fromRoot } from './lib/paths.js';
+import { ipFamily } from '../app/src/net/cidr.js';
 
 const DEFAULT_V4 = 'https://www.cloudflare.com/ips-v4';
 const DEFAULT_V6 = 'https://www.cloudflare.com/ips-v6';
@@ -27,7 +27,7 @@ async function fetchList(url: string, family: 4 | 6, timeoutMs: number, file: st
     });
   }
   const { cidrs, problems } = parseCidrList(text, url);
-  const wrongFamily = cidrs.filter((c) => isIP(c.split('/')[0]) !== family);
+  const wrongFamily = cidrs.filter((c) => ipFamily(c.split('/')[0]) !== family);
   problems.push(...wrongFamily.map((c) => `${url}: '${c}' is not an IPv${family} range`));
   if (problems.length > 0)
     throw new UserError(`Cloudflare's list is not valid, refusing it:\n  ${problems.join('\n  ')}`, {

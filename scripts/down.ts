@@ -69,12 +69,12 @@ await runScript(
 
     if (running.length > 0) {
       await out.task(`stop ${running.length} services`, async (update) => {
-        // Front first (prometheus, exporters, nginx, api), the databases last.
-        const order = running.map((s) => s.name).reverse();
-        const front = order.filter((n) => !['postgres', 'redis'].includes(n));
-        await stack.stopSome(front);
-        update(`${front.length} stopped`);
-        await stack.stopSome(order.filter((n) => ['postgres', 'redis'].includes(n)));
+        // Dependency order: Prometheus, exporters, Nginx and the API first, the databases last.
+        let stopped = 0;
+        await stack.stopSome(
+          running.map((s) => s.name),
+          (name) => update(`${++stopped}/${running.length} stopped (${name})`),
+        );
       });
     }
     const stillListening: string[] = [];

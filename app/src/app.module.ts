@@ -1,20 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
-import { AdminGuard } from './auth/admin.guard.js';
-import { AuditInterceptor } from './auth/audit.interceptor.js';
-import { CacheService } from './cache/cache.service.js';
-import { AdminController } from './channels/admin.controller.js';
-import { ChannelsController } from './channels/channels.controller.js';
-import { ChannelsService } from './channels/channels.service.js';
-import { APP_CONFIG, type AppConfig } from './config/config.js';
-import { DatabaseService } from './db/database.service.js';
-import { HealthController } from './health/health.controller.js';
-import { APP_LOGGER, type AppLogger } from './logging/logger.js';
-import { APP_METRICS, type AppMetrics } from './metrics/metrics.js';
-import { MetricsController } from './metrics/metrics.controller.js';
-import { ProgrammesService } from './programmes/programmes.service.js';
-import { LIFECYCLE, type Lifecycle } from './shutdown/lifecycle.js';
-import { StorageService } from './storage/storage.service.js';
+import { APP_FILTER } from '@nestjs/core';
+import { ChannelsModule } from './channels/channels.module.js';
+import type { AppConfig } from './config/config.js';
+import { CoreModule } from './core/core.module.js';
+import { HealthModule } from './health/health.module.js';
+import { ApiExceptionFilter } from './http/errors.js';
+import type { AppLogger } from './logging/logger.js';
+import type { AppMetrics } from './metrics/metrics.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { ProgrammesModule } from './programmes/programmes.module.js';
+import type { Lifecycle } from './shutdown/lifecycle.js';
 
 export interface AppModuleDeps {
   config: AppConfig;
@@ -24,29 +19,23 @@ export interface AppModuleDeps {
 }
 
 /**
- * One module for a small service. Process-wide objects (config, logger, metrics, lifecycle) are
- * created before Nest and handed in as values, so nothing depends on import order.
+ * The API: one feature module per resource (channels, programmes), health and metrics, on top of
+ * CoreModule's process-wide objects; DatabaseModule, CacheModule and StorageModule are imported by
+ * the features that use them. Every error leaves through ApiExceptionFilter (APP_FILTER).
  */
 @Module({})
 export class AppModule {
   static forRoot(deps: AppModuleDeps): DynamicModule {
     return {
       module: AppModule,
-      imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [ChannelsController, AdminController, HealthController, MetricsController],
-      providers: [
-        { provide: APP_CONFIG, useValue: deps.config },
-        { provide: APP_LOGGER, useValue: deps.logger },
-        { provide: APP_METRICS, useValue: deps.metrics },
-        { provide: LIFECYCLE, useValue: deps.lifecycle },
-        DatabaseService,
-        CacheService,
-        StorageService,
-        ChannelsService,
-        ProgrammesService,
-        AdminGuard,
-        AuditInterceptor,
+      imports: [
+        CoreModule.forRoot(deps),
+        MetricsModule.forRoot(deps.metrics),
+        HealthModule,
+        ChannelsModule,
+        ProgrammesModule,
       ],
+      providers: [{ provide: APP_FILTER, useClass: ApiExceptionFilter }],
     };
   }
 }

@@ -2,14 +2,15 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppModule } from './app.module.js';
 import { type AppConfig, trustedProxyMatcher } from './config/config.js';
-import { ApiExceptionFilter } from './http/errors.js';
 import { CacheService } from './cache/cache.service.js';
 import { installCachedReplyFastPath } from './http/cached-reply.js';
 import { installHttpHooks, requestIdFrom } from './http/hooks.js';
 import { type AppLogger, createLogger, NestWinstonLogger } from './logging/logger.js';
 import { AppMetrics } from './metrics/metrics.js';
+import { startMetricsServer } from './metrics/metrics.server.js';
 import { Lifecycle } from './shutdown/lifecycle.js';
 import { LOGO_CONTENT_TYPES } from './storage/storage.service.js';
 
@@ -21,6 +22,8 @@ export interface RunningApp {
   lifecycle: Lifecycle;
   /** The bound port (useful with PORT=0). */
   port: number;
+  /** The bound port of the separate /metrics listener (METRICS_PORT; useful with 0). */
+  metricsPort: number;
   /** Readiness 503 → pre-stop delay → stop accepting → drain → close backends. */
   shutdown(reason: string): Promise<void>;
 }
@@ -68,21 +71,27 @@ export async function createApp(
       abortOnError: false,
     },
   );
-  app.useGlobalFilters(new ApiExceptionFilter());
   fastPath.use(app.get(CacheService).replies);
   await app.listen(config.port, config.host);
   const server = app.getHttpServer();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  // After the API listens: a scrape never sees a process that cannot serve yet.
+  const metricsServer = await startMetricsServer(metrics, config.host, config.metrics.port).catch(
+    async (err: unknown) => {
+      await app.close();
+      throw err;
+    },
+  );
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (reason: string) =>
-    (shutdownPromise ??= gracefulShutdown({ app, server, config, logger, metrics, lifecycle, reason }));
+    (shutdownPromise ??= gracefulShutdown({ app, server, config, logger, metrics, lifecycle, reason }).finally(() =>
+      metricsServer.close(),
+    ));
 
-  return { app, config, logger, metrics, lifecycle, port, shutdown };
+  return { app, config, logger, metrics, lifecycle, port, metricsPort: metricsServer.port, shutdown };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function gracefulShutdown(ctx: {
   app: NestFastifyApplication;

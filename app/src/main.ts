@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   running.logger.info('listening', {
     log_type: 'app',
     port: running.port,
+    metrics_port: running.metricsPort,
     version: result.config.app.version,
     commit: result.config.app.commit,
   });

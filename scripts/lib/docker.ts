@@ -93,4 +93,13 @@ export class Compose {
     const env = { COMPOSE_PROFILES: this.profile, ...this.env, ...o.env };
     return this.exec.run(this.cmd.bin, this.args(rest), { ...o, env });
   }
+
+  /** Services of the project whose containers are running now (read-only; runs under --dry-run too). */
+  async runningServices(): Promise<string[]> {
+    const r = await this.run(['ps', '--services', '--filter', 'status=running'], { readOnly: true });
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+  }
 }

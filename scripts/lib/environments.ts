@@ -59,6 +59,8 @@ export const environmentSchema = z.strictObject({
     .strictObject({
       ports: z.strictObject({
         api: port,
+        /** The API replicas' separate /metrics listeners (METRICS_PORT): replica i on apiMetrics + i - 1. */
+        apiMetrics: port.default(9464),
         nginx: port,
         nginxStatus: port.default(8081),
         postgres: port,
@@ -70,6 +72,8 @@ export const environmentSchema = z.strictObject({
         postgresExporter: port.default(9187),
         redisExporter: port.default(9121),
         nginxExporter: port.default(9113),
+        blackboxExporter: port.default(9115),
+        pushgateway: port.default(9091),
       }),
     })
     .optional(),
@@ -217,6 +221,32 @@ export const environmentSchema = z.strictObject({
     rtoMinutes: z.number().positive(),
     rpoMinutes: z.number().positive(),
   }),
+  /**
+   * Monitoring of the environment (prometheus/, alertmanager/, grafana/). The local stack needs
+   * none of it (its Prometheus and Alertmanager are on local.ports). A cluster environment names
+   * where operators reach its Prometheus/Alertmanager HTTP APIs (make slo-report, make alerts —
+   * typically through `kubectl port-forward`), and the scrape targets that live outside the
+   * cluster (database host exporters, the edge host), as host:port.
+   */
+  monitoring: z
+    .strictObject({
+      prometheusUrl: z.url({ protocol: /^https?$/ }).optional(),
+      alertmanagerUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** URLs the blackbox exporter probes from outside (default: <api.publicUrl>/health/ready). */
+      probes: z.array(z.url({ protocol: /^https?$/ })).optional(),
+      /** Static scrape targets by job: postgres, redis, nginx, pushgateway, alertmanager, blackbox (the exporter). */
+      targets: z
+        .strictObject({
+          postgres: z.array(upstreamAddress).default([]),
+          redis: z.array(upstreamAddress).default([]),
+          nginx: z.array(upstreamAddress).default([]),
+          pushgateway: z.array(upstreamAddress).default([]),
+          alertmanager: z.array(upstreamAddress).default([]),
+          blackbox: z.array(upstreamAddress).default([]),
+        })
+        .prefault({}),
+    })
+    .optional(),
 });
 
 export type EnvironmentConfig = z.infer<typeof environmentSchema>;

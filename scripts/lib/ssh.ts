@@ -8,6 +8,7 @@ import path from 'node:path';
 import { NodeSSH } from 'node-ssh';
 import { UserError } from './errors.js';
 import { maskSecrets } from './secrets.js';
+import { waitFor } from './wait.js';
 
 export interface SshTarget {
   host: string;
@@ -126,8 +127,6 @@ export class LockHeldError extends UserError {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export class SshClient {
   private readonly ssh = new NodeSSH();
   readonly label: string;
@@ -236,20 +235,24 @@ export class SshClient {
     owner: string,
     o: { waitMs?: number; onWait?: (holder: string) => void } = {},
   ): Promise<void> {
-    const deadline = Date.now() + (o.waitMs ?? 0);
+    const waitMs = o.waitMs ?? 0;
+    const deadline = Date.now() + waitMs;
+    let holder = '';
     let told = false;
-    for (;;) {
-      const r = await this.run(
-        `mkdir ${shq(lockDir)} 2>/dev/null && printf '%s\\n' ${shq(owner)} > ${shq(lockDir)}/owner`,
-      );
-      if (r.code === 0) return;
-      const holder = (await this.run(`cat ${shq(lockDir)}/owner 2>/dev/null`)).stdout.trim();
-      if (Date.now() >= deadline)
-        throw new LockHeldError(lockDir, holder || '(unknown holder, lock just taken)', this.label);
-      if (!told) o.onWait?.(holder || '(unknown holder)');
-      told = true;
-      await sleep(1000);
-    }
+    const taken = await waitFor(
+      async () => {
+        const r = await this.run(
+          `mkdir ${shq(lockDir)} 2>/dev/null && printf '%s\\n' ${shq(owner)} > ${shq(lockDir)}/owner`,
+        );
+        if (r.code === 0) return true;
+        holder = (await this.run(`cat ${shq(lockDir)}/owner 2>/dev/null`)).stdout.trim();
+        if (!told && Date.now() < deadline) o.onWait?.(holder || '(unknown holder)');
+        told = true;
+        return false;
+      },
+      { timeoutMs: waitMs, intervalMs: 1000 },
+    );
+    if (!taken) throw new LockHeldError(lockDir, holder || '(unknown holder, lock just taken)', this.label);
   }
 
   async unlock(lockDir: string): Promise<void> {

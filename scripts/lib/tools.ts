@@ -198,6 +198,22 @@ export const TOOLS: ToolSpec[] = [
     purpose: 'Nginx metrics (local stack)',
   },
   {
+    bin: 'prometheus-blackbox-exporter',
+    source: 'debian',
+    pkg: 'prometheus-blackbox-exporter',
+    versionArgs: ['--version'],
+    versionPattern: v('version (\\d+\\.\\d+\\.\\d+)'),
+    purpose: 'HTTP probes through Nginx and of each replica (local stack)',
+  },
+  {
+    bin: 'prometheus-pushgateway',
+    source: 'debian',
+    pkg: 'prometheus-pushgateway',
+    versionArgs: ['--version'],
+    versionPattern: v('version (\\d+\\.\\d+\\.\\d+)'),
+    purpose: 'metrics of batch jobs: backups, drills (local stack)',
+  },
+  {
     bin: 'yamllint',
     source: 'debian',
     pkg: 'yamllint',

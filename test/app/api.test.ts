@@ -37,7 +37,7 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
 
   after(async function () {
     this.timeout(30_000);
-    await running?.app.close().catch(() => undefined);
+    await running?.shutdown('end of the tests').catch(() => undefined);
   });
 
   const get = (path: string, headers: Record<string, string> = {}) => fetch(base + path, { headers });
@@ -286,12 +286,25 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
   });
 
   describe('metrics', function () {
+    it('serves /metrics only on METRICS_PORT: the API port answers 404, the metrics port nothing else', async function () {
+      expect(running.metricsPort).to.not.equal(running.port);
+      const onApi = await get('/metrics');
+      expect(onApi.status).to.equal(404);
+      expect(await onApi.text()).to.not.include('http_request_duration_seconds');
+      const metricsBase = `http://127.0.0.1:${running.metricsPort}`;
+      const scrape = await fetch(`${metricsBase}/metrics`);
+      expect(scrape.status).to.equal(200);
+      expect(scrape.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+      expect((await fetch(`${metricsBase}/v2/channels`)).status).to.equal(404);
+      expect((await fetch(`${metricsBase}/metrics`, { method: 'POST' })).status).to.equal(405);
+    });
+
     it('labels requests by route template and passes promtool', async function () {
       await (await get('/v2/channels/seed-0007')).text();
       await (await get('/v2/channels/seed-0008')).text();
       await (await get('/no/such/path/123')).text();
       await (await get('/v2/channels?limit=abc')).text();
-      const text = await (await get('/metrics')).text();
+      const text = await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text();
       expect(text).to.match(
         /http_request_duration_seconds_bucket\{le="0\.5",method="GET",route="\/v2\/channels\/:slug",status_code="200"\}/,
       );

@@ -27,6 +27,7 @@ describe('app: configuration', function () {
     expect(result.ok).to.equal(true);
     if (!result.ok) return;
     expect(result.config.port).to.equal(3000);
+    expect(result.config.metrics.port).to.equal(9464);
     expect(result.config.database.poolMax).to.equal(10);
     expect(result.config.cache.ttlSeconds).to.equal(60);
     expect(result.config.shutdown).to.deep.equal({ preStopDelayMs: 5000, drainTimeoutMs: 20000 });
@@ -79,12 +80,14 @@ describe('app: configuration', function () {
       CACHE_TTL_SECONDS: '3600',
       LOGO_URL_TTL_SECONDS: '3600',
       JWT_SECRET_PREVIOUS: good.JWT_SECRET,
+      PORT: '9464',
     });
     expect(result.ok).to.equal(false);
     if (result.ok) return;
     expect(result.problems.map((p) => p.split(':')[0])).to.have.members([
       'LOGO_URL_TTL_SECONDS',
       'JWT_SECRET_PREVIOUS',
+      'METRICS_PORT',
     ]);
   });
 

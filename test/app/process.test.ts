@@ -176,7 +176,7 @@ describe('app: the built process (logs, shutdown)', function () {
     it('serves repeated reads from the in-process layer and still sees its own writes at once', async function () {
       const path = `${app.url}/v2/channels/seed-0003`;
       const localHits = async () => {
-        const text = await (await fetch(`${app.url}/metrics`)).text();
+        const text = await (await fetch(app.metricsUrl)).text();
         const m = /^app_cache_hits_total\{cache="channels",layer="local"\} (\d+)/m.exec(text);
         return m ? Number(m[1]) : 0;
       };
@@ -222,9 +222,7 @@ describe('app: the built process (logs, shutdown)', function () {
           status: r.status,
           body: await r.text(),
         }));
-        await eventually(async () =>
-          /http_requests_in_flight [1-9]/.test(await (await fetch(`${app.url}/metrics`)).text()),
-        );
+        await eventually(async () => /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()));
         app.proc.kill('SIGTERM');
         // Readiness turns 503 while liveness still answers: the process serves during the pre-stop delay.
         await eventually(
@@ -265,9 +263,7 @@ describe('app: the built process (logs, shutdown)', function () {
           (r) => r.status,
           () => 'aborted',
         );
-        await eventually(async () =>
-          /http_requests_in_flight [1-9]/.test(await (await fetch(`${app.url}/metrics`)).text()),
-        );
+        await eventually(async () => /http_requests_in_flight [1-9]/.test(await (await fetch(app.metricsUrl)).text()));
         app.proc.kill('SIGTERM');
         expect(await app.exited).to.equal(0);
         expect(await slow).to.equal('aborted');

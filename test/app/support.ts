@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { signJwt } from '../../app/src/auth/jwt.js';
 import { buildAppIfStaleSync } from '../../scripts/lib/app-build.js';
 import { freePort, type S3Info, type Stack } from '../../scripts/lib/services/index.js';
+import { sleep, waitFor, waitForUrl } from '../../scripts/lib/wait.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const APP_DIR = path.join(ROOT, 'app');
@@ -26,6 +27,7 @@ export function appEnv(stack: Stack, extra: Record<string, string> = {}) {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
+    METRICS_PORT: '0',
     LOG_LEVEL: 'info',
     DATABASE_URL: pg.url,
     REDIS_URL: redis.url,
@@ -53,6 +55,8 @@ export function adminToken(claims: Record<string, unknown> = {}, secret: string 
 export interface SpawnedApp {
   url: string;
   port: number;
+  /** The separate /metrics listener (METRICS_PORT). */
+  metricsUrl: string;
   proc: ChildProcess;
   stdout: string[];
   stderr: string[];
@@ -63,14 +67,13 @@ export interface SpawnedApp {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Spawns `node app/dist/main.js` on a free port and waits until /health/live answers. */
 export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp> {
   ensureAppBuilt();
   const port = await freePort();
+  const metricsPort = await freePort();
   const proc = spawn(process.execPath, ['--no-deprecation', path.join(APP_DIR, 'dist', 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];
@@ -87,6 +90,7 @@ export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp>
   const app: SpawnedApp = {
     url: `http://127.0.0.1:${port}`,
     port,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     proc,
     stdout,
     stderr,
@@ -109,31 +113,22 @@ export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp>
       }
     },
   };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (proc.exitCode !== null) {
-      throw new Error(`app exited with ${proc.exitCode}:\n${stderr.join('')}${stdout.join('\n')}`);
-    }
-    try {
-      const res = await fetch(`${app.url}/health/live`);
-      if (res.ok) return app;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await app.stop();
-      throw new Error(`app did not become live:\n${stderr.join('')}`);
-    }
-    await sleep(100);
+  const live = await waitForUrl(`${app.url}/health/live`, {
+    timeoutMs: 20_000,
+    giveUpIf: () => proc.exitCode !== null,
+  });
+  if (proc.exitCode !== null) {
+    throw new Error(`app exited with ${proc.exitCode}:\n${stderr.join('')}${stdout.join('\n')}`);
   }
+  if (!live) {
+    await app.stop();
+    throw new Error(`app did not become live:\n${stderr.join('')}`);
+  }
+  await live.body?.cancel();
+  return app;
 }
 
 /** Polls until fn returns true (or throws after timeoutMs). */
 export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(100);
-  }
+  if (!(await waitFor(fn, { timeoutMs }))) throw new Error('condition not met in time');
 }

@@ -9,12 +9,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { listEnvironments, loadEnvironment, type Environment } from '../../scripts/lib/environments.js';
 import { checkNginxConfig } from '../../scripts/lib/edge/check.js';
-import {
-  cidrProblem,
-  cloudflareIpsFile,
-  parseCidrList,
-  readCloudflareRanges,
-} from '../../scripts/lib/edge/cloudflare-ranges.js';
+import { cidrProblem } from '../../app/src/net/cidr.js';
+import { cloudflareIpsFile, parseCidrList, readCloudflareRanges } from '../../scripts/lib/edge/cloudflare-ranges.js';
 import { renderNginxConfig } from '../../scripts/lib/edge/render.js';
 import { freePort } from '../../scripts/lib/services/index.js';
 import { parseKnownHosts, verifyHostKey } from '../../scripts/lib/ssh.js';

@@ -11,6 +11,7 @@ import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
 import type { NginxInfo } from '../../scripts/lib/services/nginx.js';
 import { requireTool } from '../../scripts/lib/tools.js';
+import { waitFor } from '../../scripts/lib/wait.js';
 import { appEnv, eventually, spawnApp, type SpawnedApp } from '../app/support.js';
 import { useServices } from '../support/services.js';
 
@@ -95,13 +96,12 @@ function startLoad(
 /** Waits until `n` more requests have been answered 200 than when called (the load goes on past an event). */
 async function moreAnswered(result: LoadResult, what: string, n = 10, timeoutMs = 30_000): Promise<void> {
   const mark = result.ok;
-  const deadline = Date.now() + timeoutMs;
-  while (result.ok < mark + n) {
-    if (result.total >= 20_000 || Date.now() > deadline) {
-      throw new Error(`requests stopped being answered after ${what} (${result.ok - mark} of ${n})`);
-    }
-    await sleep(20);
-  }
+  // 'exhausted': the load has sent all it may (maxRequests) without enough answers.
+  const answered = await waitFor(() => result.ok >= mark + n || (result.total >= 20_000 && 'exhausted'), {
+    timeoutMs,
+    intervalMs: 20,
+  });
+  if (answered !== true) throw new Error(`requests stopped being answered after ${what} (${result.ok - mark} of ${n})`);
 }
 
 /** Worker processes of an Nginx master (its children). */
@@ -113,8 +113,6 @@ function workerPids(pidFile: string): number[] {
     .filter(Boolean)
     .map(Number);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('nginx: the edge in front of two real API replicas', function () {
   this.timeout(60_000);
@@ -209,16 +207,20 @@ describe('nginx: the edge in front of two real API replicas', function () {
     expect(apps.map((a) => `127.0.0.1:${a.port}`)).to.include(entry!.upstream_addr);
   });
 
-  it('never serves the API /metrics on the public listener; the internal listener has it and stub_status', async () => {
+  it('never serves the API /metrics through the edge: public or internal listener; stub_status stays internal', async () => {
     for (const p of ['/metrics', '//metrics', '/METRICS', '/metrics/', '/%6Detrics', '/metrics?x=1']) {
       const r = await request(`${edge.url}${p}`);
       expect(r.status, p).to.equal(404);
       expect(r.body, p).to.not.include('http_requests');
       expect(errorCode(r.body)).to.equal('not_found');
     }
+    // The replicas serve it on their own METRICS_PORT only, which no upstream of the edge names.
     const internal = await request(`http://127.0.0.1:${edge.statusPort}/metrics`);
-    expect(internal.status).to.equal(200);
-    expect(internal.body).to.match(/^# (HELP|TYPE) /m);
+    expect(internal.status).to.equal(404);
+    expect(internal.body).to.not.include('http_requests');
+    const direct = await request(apps[0].metricsUrl);
+    expect(direct.status).to.equal(200);
+    expect(direct.body).to.match(/^# (HELP|TYPE) /m);
     const status = await request(edge.statusUrl);
     expect(status.body).to.match(/^Active connections: \d+/);
   });

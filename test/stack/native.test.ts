@@ -23,23 +23,25 @@ import { signJwt } from '../../app/src/auth/jwt.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { freePorts, isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
 import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
+import { waitFor } from '../../scripts/lib/wait.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
 import { expectEvery } from '../support/assertions.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Free ports for every local.ports key; api gets two consecutive free ones (two replicas). */
+/** Free ports for every local.ports key; api and apiMetrics get two consecutive free ones (two replicas). */
 async function freeLocalPorts(): Promise<Record<string, number>> {
   const keys = ['nginx', 'nginxStatus', 'postgres', 'redis', 'prometheus', 'alertmanager', 'grafana', 's3'];
-  const more = ['postgresExporter', 'redisExporter', 'nginxExporter'];
+  const more = ['postgresExporter', 'redisExporter', 'nginxExporter', 'blackboxExporter', 'pushgateway'];
   const ports = await freePorts(keys.length + more.length);
   const out: Record<string, number> = {};
   [...keys, ...more].forEach((k, i) => (out[k] = ports[i]));
-  for (;;) {
-    const [p] = await freePorts(1);
-    if (p < 65000 && (await isPortFree(p + 1))) {
-      out.api = p;
-      break;
+  // The API replicas' ports and their separate metrics ports: two consecutive free ones each.
+  for (const key of ['api', 'apiMetrics']) {
+    for (;;) {
+      const [p] = await freePorts(1);
+      if (p < 65000 && !Object.values(out).some((q) => q === p || q === p + 1) && (await isPortFree(p + 1))) {
+        out[key] = p;
+        break;
+      }
     }
   }
   return out;
@@ -121,11 +123,13 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
         'alertmanager',
         'api-1',
         'api-2',
+        'blackbox-exporter',
         'nginx',
         'nginx-exporter',
         'postgres',
         'postgres-exporter',
         'prometheus',
+        'pushgateway',
         'redis',
         'redis-exporter',
         's3',
@@ -166,17 +170,20 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     expect(readFileSync(path.join(runDir, 'prometheus', 'config', 'prometheus.yml'), 'utf8')).to.equal(
       readFileSync(fromRoot('prometheus', 'prometheus.yml'), 'utf8'),
     );
-    let api: { labels: { service: string }; health: string }[] = [];
-    for (let i = 0; i < 100; i++) {
-      const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets?state=active`);
-      const body = (await res.json()) as {
-        data: { activeTargets: { labels: { job: string; service: string }; health: string }[] };
-      };
-      api = body.data.activeTargets.filter((t) => t.labels.job === 'api');
-      if (api.length === 2 && api.every((t) => t.health === 'up')) break;
-      await sleep(500);
-    }
-    expect(api.map((t) => `${t.labels.service}:${t.health}`).sort()).to.deep.equal(['api-1:up', 'api-2:up']);
+    // The replica is the target's `pod` label (relabelled from the file_sd `service`).
+    let api: { labels: { pod: string }; health: string }[] = [];
+    await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${ports.prometheus}/api/v1/targets?state=active`);
+        const body = (await res.json()) as {
+          data: { activeTargets: { labels: { job: string; pod: string }; health: string }[] };
+        };
+        api = body.data.activeTargets.filter((t) => t.labels.job === 'api');
+        return api.length === 2 && api.every((t) => t.health === 'up');
+      },
+      { timeoutMs: 50_000, intervalMs: 500 },
+    );
+    expect(api.map((t) => `${t.labels.pod}:${t.health}`).sort()).to.deep.equal(['api-1:up', 'api-2:up']);
   });
 
   it('status --json reports every service running and healthy with its PID and port', async () => {
@@ -187,7 +194,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
       services: { service: string; state: string; pid: number; port: number; health: string }[];
     };
     expect(status.mode).to.equal('native');
-    expect(status.services).to.have.length(11);
+    expect(status.services).to.have.length(13);
     for (const s of status.services)
       expect(`${s.service}:${s.state}:${s.health}`).to.equal(`${s.service}:running:healthy`);
     expect(status.services.find((s) => s.service === 'nginx')?.port).to.equal(ports.nginx);
@@ -203,16 +210,15 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
   });
 
   it('logs-local merges the replicas’ logs by time', async () => {
-    const r = await script('logs-local', ['--service', 'api', '--lines', '50']);
+    const r = await script('logs-local', ['--service', 'api', '--limit', '50', '--output', 'json']);
     expect(r.code, r.stderr).to.equal(0);
-    const lines = r.stdout.trim().split('\n');
-    expect(lines.some((l) => l.startsWith('api-1 |'))).to.equal(true);
-    expect(lines.some((l) => l.startsWith('api-2 |'))).to.equal(true);
-    // Merged by time: the JSON lines' timestamps never go backwards across the two replicas.
-    const times = lines
-      .map((l) => /"timestamp":"([^"]+)"/.exec(l)?.[1])
-      .filter((t): t is string => t !== undefined)
-      .map((t) => Date.parse(t));
+    const entries = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { service: string; fields?: { timestamp?: string } });
+    expect(entries.map((e) => e.service)).to.include.members(['api-1', 'api-2']);
+    // Merged by time: the lines' own timestamps never go backwards across the two replicas.
+    const times = entries.flatMap((e) => (e.fields?.timestamp ? [Date.parse(e.fields.timestamp)] : []));
     expect(times.length, 'timestamped lines').to.be.greaterThan(2);
     const backwards = times.filter((t, i) => i > 0 && t < times[i - 1]);
     expect(backwards, 'lines out of time order').to.deep.equal([]);
@@ -225,8 +231,10 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const file = path.join(runDir, 'pids', 'redis-exporter.json');
     const rec = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startTime: number };
     process.kill(rec.pid, 'SIGKILL');
-    while (processStartTime(rec.pid) !== undefined && isSameProcessAlive({ ...rec, command: '', name: '' }))
-      await sleep(20);
+    await waitFor(
+      () => processStartTime(rec.pid) === undefined || !isSameProcessAlive({ ...rec, command: '', name: '' }),
+      { timeoutMs: Infinity, intervalMs: 20 },
+    );
     // An unrelated process that "reused" the PID: the file now names it, with the old start time.
     const bystander = spawn('sleep', ['300'], { stdio: 'ignore' });
     bystanders.push(bystander);
@@ -276,7 +284,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const tracked = trackedProcesses(runDir).map((t) => t.record!);
     const r = await script('down');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/stopped 11 services/);
+    expect(r.stdout).to.match(/stopped 13 services/);
     for (const rec of tracked) expect(isSameProcessAlive(rec), rec.name).to.equal(false);
     expect(trackedProcesses(runDir)).to.deep.equal([]);
     for (const [k, p] of Object.entries(ports)) {
@@ -284,6 +292,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
       expect(await isPortFree(p), `${k} port ${p}`).to.equal(true);
     }
     expect(await isPortFree(ports.api + 1), 'api-2 port').to.equal(true);
+    expect(await isPortFree(ports.apiMetrics + 1), 'api-2 metrics port').to.equal(true);
     const again = await script('status', ['--json']);
     const rows = (JSON.parse(again.stdout) as { services: { state: string }[] }).services;
     expectEvery(rows, (s) => s.state === 'stopped', 'services after down');

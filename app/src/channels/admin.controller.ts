@@ -16,8 +16,6 @@ import {
 import { AdminGuard } from '../auth/admin.guard.js';
 import { Audited, AuditInterceptor } from '../auth/audit.interceptor.js';
 import { ValidationFailed, ZodPipe } from '../http/errors.js';
-import { importProgrammesSchema, type ImportProgrammes } from '../programmes/programme.schemas.js';
-import { ProgrammesService } from '../programmes/programmes.service.js';
 import { LOGO_CONTENT_TYPES } from '../storage/storage.service.js';
 import {
   createChannelSchema,
@@ -33,10 +31,7 @@ import { ChannelsService } from './channels.service.js';
 @UseGuards(AdminGuard)
 @UseInterceptors(AuditInterceptor)
 export class AdminController {
-  constructor(
-    @Inject(ChannelsService) private readonly channels: ChannelsService,
-    @Inject(ProgrammesService) private readonly programmes: ProgrammesService,
-  ) {}
+  constructor(@Inject(ChannelsService) private readonly channels: ChannelsService) {}
 
   @Post('channels')
   @Audited('channel.create')
@@ -58,15 +53,6 @@ export class AdminController {
   @Audited('channel.delete')
   async remove(@Param(new ZodPipe(slugParamsSchema)) params: { slug: string }): Promise<void> {
     await this.channels.remove(params.slug);
-  }
-
-  @Put('channels/:slug/programmes')
-  @Audited('programmes.import')
-  async importProgrammes(
-    @Param(new ZodPipe(slugParamsSchema)) params: { slug: string },
-    @Body(new ZodPipe(importProgrammesSchema)) body: ImportProgrammes,
-  ): Promise<{ data: { imported: number; replaced: number; from: string; to: string } }> {
-    return { data: await this.programmes.import(params.slug, body) };
   }
 
   /** Raw image body (Content-Type image/png, image/jpeg, image/webp or image/svg+xml). */

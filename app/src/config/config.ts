@@ -1,5 +1,5 @@
-import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { cidrMatcher, parseCidr } from '../net/cidr.js';
 
 /**
  * 12-factor configuration: every setting comes from the environment, is validated once at start,
@@ -57,17 +57,6 @@ const booleanFlag = (fallback: boolean) =>
       .transform((v) => v === 'true' || v === '1'),
   );
 
-export function parseCidr(entry: string): { address: string; prefix: number; family: 4 | 6 } | null {
-  const [address, prefixText, extra] = entry.trim().split('/');
-  if (!address || extra !== undefined) return null;
-  const family = isIP(address);
-  if (family !== 4 && family !== 6) return null;
-  const max = family === 4 ? 32 : 128;
-  const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || prefixText === '') return null;
-  return { address, prefix, family };
-}
-
 const cidrList = z.preprocess(
   (value) => (typeof value === 'string' ? value : ''),
   z.string().transform((value, ctx) => {
@@ -75,7 +64,7 @@ const cidrList = z.preprocess(
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    const bad = entries.filter((e) => parseCidr(e) === null);
+    const bad = entries.filter((e) => !parseCidr(e, { bareAddress: true }).ok);
     if (bad.length > 0) {
       ctx.addIssue({
         code: 'custom',
@@ -95,6 +84,8 @@ const envSchema = z
     ),
     HOST: z.preprocess(emptyToUndefined, z.string().default('0.0.0.0')),
     PORT: integer(0, 65535, 3000),
+    /** /metrics is served only here, never on PORT: no Service or proxy path can expose it by mistake. */
+    METRICS_PORT: integer(0, 65535, 9464),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
@@ -134,6 +125,9 @@ const envSchema = z
         message: 'must be at least twice CACHE_TTL_SECONDS (cached responses carry presigned URLs)',
       });
     }
+    if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) {
+      ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT' });
+    }
     if (env.JWT_SECRET_PREVIOUS !== undefined && env.JWT_SECRET_PREVIOUS === env.JWT_SECRET) {
       ctx.addIssue({
         code: 'custom',
@@ -152,6 +146,7 @@ export interface AppConfig {
   nodeEnv: Env['NODE_ENV'];
   host: string;
   port: number;
+  metrics: { port: number };
   logLevel: Env['LOG_LEVEL'];
   database: { url: string; poolMax: number; statementTimeoutMs: number };
   redis: { url: string; commandTimeoutMs: number };
@@ -192,6 +187,7 @@ export function validateConfig(env: Record<string, string | undefined>): ConfigR
       nodeEnv: e.NODE_ENV,
       host: e.HOST,
       port: e.PORT,
+      metrics: { port: e.METRICS_PORT },
       logLevel: e.LOG_LEVEL,
       database: {
         url: e.DATABASE_URL,
@@ -227,22 +223,9 @@ export function formatConfigProblems(problems: string[]): string {
   return `Invalid configuration (${problems.length} ${noun}):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`;
 }
 
-/** Builds a BlockList matcher for TRUSTED_PROXIES (IPv4-mapped IPv6 peers are matched as IPv4). */
+/** Matcher for TRUSTED_PROXIES: addresses and ranges; IPv4-mapped IPv6 peers match IPv4 ranges. */
 export function trustedProxyMatcher(entries: string[]): (ip: string | undefined) => boolean {
-  if (entries.length === 0) return () => false;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const cidr = parseCidr(entry);
-    if (!cidr) continue;
-    list.addSubnet(cidr.address, cidr.prefix, cidr.family === 4 ? 'ipv4' : 'ipv6');
-  }
-  return (ip) => {
-    if (!ip) return false;
-    const plain = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-    const family = isIP(plain);
-    if (family === 0) return false;
-    return list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
-  };
+  return cidrMatcher(entries, { bareAddress: true });
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -40,7 +40,7 @@ export function clientIp(
 }
 
 /** Probes and scrapes are logged at debug level so they do not drown the access log. */
-const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
+const QUIET_ROUTES = new Set(['/health/live', '/health/ready']);
 
 declare module 'fastify' {
   interface FastifyRequest {

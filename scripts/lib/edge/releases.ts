@@ -12,6 +12,7 @@ import type { ScriptContext } from '../main.js';
 import { requireTool } from '../tools.js';
 import { RELEASE_FILE } from './render.js';
 import { shq, SshClient, type SshTarget } from '../ssh.js';
+import { waitFor } from '../wait.js';
 
 export type EdgeDeploySettings = NonNullable<Environment['nginx']>['deploy'];
 
@@ -38,8 +39,6 @@ export function newReleaseId(now = new Date()): string {
     .toString(16)
     .padStart(4, '0')}`;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class EdgeReleases {
   readonly releasesDir: string;
@@ -152,19 +151,22 @@ export class EdgeReleases {
    * carry X-Config-Release: <id>, i.e. the reload has taken effect and the API answers behind it.
    */
   async verify(id: string): Promise<{ ok: boolean; detail: string }> {
-    const deadline = Date.now() + this.deploy.healthTimeoutSeconds * 1000;
-    for (;;) {
-      const r = await this.ssh.run(`curl -sS -o /dev/null -D - --max-time 5 ${shq(this.healthUrl)}`);
-      const status = /^HTTP\/[\d.]+ (\d{3})/m.exec(r.stdout)?.[1];
-      const release = /^x-config-release:\s*(\S+)/im.exec(r.stdout)?.[1];
-      if (status === '200' && release === id) return { ok: true, detail: `${this.healthUrl} 200, release ${id}` };
-      const detail =
-        r.code !== 0
-          ? `curl ${this.healthUrl}: ${(r.stderr || r.stdout).trim().split('\n').at(-1)}`
-          : `${this.healthUrl} answered ${status ?? '?'} from release ${release ?? '?'} (want 200 from ${id})`;
-      if (Date.now() >= deadline) return { ok: false, detail };
-      await sleep(500);
-    }
+    let detail = '';
+    const live = await waitFor(
+      async () => {
+        const r = await this.ssh.run(`curl -sS -o /dev/null -D - --max-time 5 ${shq(this.healthUrl)}`);
+        const status = /^HTTP\/[\d.]+ (\d{3})/m.exec(r.stdout)?.[1];
+        const release = /^x-config-release:\s*(\S+)/im.exec(r.stdout)?.[1];
+        if (status === '200' && release === id) return true;
+        detail =
+          r.code !== 0
+            ? `curl ${this.healthUrl}: ${(r.stderr || r.stdout).trim().split('\n').at(-1)}`
+            : `${this.healthUrl} answered ${status ?? '?'} from release ${release ?? '?'} (want 200 from ${id})`;
+        return false;
+      },
+      { timeoutMs: this.deploy.healthTimeoutSeconds * 1000, intervalMs: 500 },
+    );
+    return live ? { ok: true, detail: `${this.healthUrl} 200, release ${id}` } : { ok: false, detail };
   }
 
   /** Removes the oldest releases beyond `keep`, never the ones in `protect`. */

@@ -2,12 +2,12 @@
 // stack, compose, the real servers) rendered with the environment's data. One function,
 // renderNginxConfig(), is used by the tests, `make deploy-nginx` and the native `make up`.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Environment } from '../environments.js';
 import { UserError } from '../errors.js';
 import { fromRoot } from '../paths.js';
-import { cidrProblem, readCloudflareRanges } from './cloudflare-ranges.js';
+import { parseCidr } from '../../../app/src/net/cidr.js';
+import { readCloudflareRanges } from './cloudflare-ranges.js';
 import { fillTemplate } from './template.js';
 
 export const nginxDir = fromRoot('nginx');
@@ -84,8 +84,8 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
   if (upstreams.length === 0) throw new Error('renderNginxConfig: no upstreams');
   const ranges = o.realIpFrom ?? readCloudflareRanges(o.cloudflareIpsFile);
   for (const r of ranges) {
-    const problem = cidrProblem(r.includes('/') ? r : `${r}/${isIP(r) === 6 ? 128 : 32}`);
-    if (problem) throw new UserError(`invalid real-IP range '${r}': ${problem}`);
+    const parsed = parseCidr(r, { bareAddress: true, network: true });
+    if (!parsed.ok) throw new UserError(`invalid real-IP range '${r}': ${parsed.problem}`);
   }
   const originLock = o.originLock ?? cfg.originLock;
   const aop = o.authenticatedOriginPulls ?? cfg.authenticatedOriginPulls;

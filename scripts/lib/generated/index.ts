@@ -3,7 +3,13 @@
 // environment files …). One registry, so `make generate` rewrites them all and `make generate
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
+import { chartRulesGenerator } from './chart-rules.js';
 import { terraformTfvars } from './terraform-tfvars.js';
+import { format, resolveConfig } from 'prettier';
+import { fromRoot } from '../paths.js';
+import { grafanaDashboardsGenerator } from './grafana-dashboards.js';
+import { prometheusConfigGenerator } from './prometheus-config.js';
+import { sloRulesGenerator } from './slo-rules.js';
 
 /** One derived file: path relative to the repository root, full content. */
 export interface GeneratedFile {
@@ -20,4 +26,22 @@ export interface Generator {
   render(): Promise<GeneratedFile[]>;
 }
 
-export const generators: Generator[] = [terraformTfvars];
+/** Formats a generated file as the repository's Prettier config does, so `make lint` agrees with it. */
+export async function formatLikeRepo(file: string, text: string): Promise<string> {
+  const options = await resolveConfig(fromRoot(file));
+  return format(text, { ...options, filepath: fromRoot(file) });
+}
+
+/**
+ * How generators load environments/*.yaml: with no variables and no .env files, so `${VAR:-default}`
+ * renders its default and a committed file never depends on the machine that generated it.
+ */
+export const COMMITTED = { env: {}, dotenvDir: '/nonexistent' } as const;
+
+export const generators: Generator[] = [
+  sloRulesGenerator,
+  chartRulesGenerator,
+  prometheusConfigGenerator,
+  grafanaDashboardsGenerator,
+  terraformTfvars,
+];

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { listEnvironments, loadEnvironment, type Environment } from '../environments.js';
 import { UserError } from '../errors.js';
-import { cidrProblem } from '../edge/cloudflare-ranges.js';
+import { cidrProblem } from '../../../app/src/net/cidr.js';
 import { renderNginxConfig } from '../edge/render.js';
 
 export const terraformDir = 'terraform';

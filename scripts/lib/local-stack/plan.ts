@@ -95,7 +95,9 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
       name,
       kind: 'api',
       port: ports.api + i - 1,
+      extraPorts: { metrics: ports.apiMetrics + i - 1 },
       options: {
+        ports: { metrics: ports.apiMetrics + i - 1 },
         nodeEnv: profile === 'dev' ? 'development' : 'production',
         s3: 's3',
         logLevel: profile === 'dev' ? 'debug' : 'info',
@@ -118,7 +120,7 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
       role: 'reverse proxy (the API as clients see it)',
     });
   } else {
-    missing.push('nginx (its service definition, scripts/lib/services/nginx.ts, is not there yet)');
+    missing.push('nginx (no service of that kind in scripts/lib/services/registry.ts)');
   }
   add({
     name: 'postgres-exporter',
@@ -143,6 +145,14 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
       role: 'Nginx metrics',
     });
   }
+  add({
+    name: 'blackbox-exporter',
+    kind: 'blackbox-exporter',
+    port: ports.blackboxExporter,
+    options: {},
+    role: 'probes: through Nginx, each replica ready',
+  });
+  add({ name: 'pushgateway', kind: 'pushgateway', port: ports.pushgateway, options: {}, role: 'batch job metrics' });
   add({ name: 'alertmanager', kind: 'alertmanager', port: ports.alertmanager, options: {}, role: 'alert routing' });
   add({
     name: 'prometheus',
@@ -155,6 +165,17 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
         'postgres-exporter': ['postgres-exporter'],
         'redis-exporter': ['redis-exporter'],
         'nginx-exporter': hasNginx ? ['nginx-exporter'] : [],
+        pushgateway: ['pushgateway'],
+      },
+      probes: {
+        'blackbox-edge': {
+          exporter: 'blackbox-exporter',
+          targets: hasNginx ? [{ url: `http://127.0.0.1:${ports.nginx}/health/ready`, service: 'nginx' }] : [],
+        },
+        'api-readiness': {
+          exporter: 'blackbox-exporter',
+          targets: apis.map((name, i) => ({ url: `http://127.0.0.1:${ports.api + i}/health/ready`, service: name })),
+        },
       },
     },
     role: 'metrics and alert rules',

@@ -12,6 +12,7 @@ import { formatEntry } from './format.js';
 import { composeLogEntry, FileFollower, mergeByTime, nativeSources, queryLocal, type LogEntry } from './local.js';
 import { LokiClient, type LokiEntry } from './loki-client.js';
 import { buildLogQuery, jsonFields, matchesQuery, toLogQL, type LogQuery, type RawLogOptions } from './query.js';
+import { sleep } from '../wait.js';
 
 export const VIEWS = ['errors', 'slow', 'audit', 'request'] as const;
 export type View = (typeof VIEWS)[number];
@@ -121,8 +122,6 @@ export function rawOptions(
   }
   return { raw, view };
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The body of every logs entry script; `forceLocal` = make logs-local. */
 export async function runLogs(

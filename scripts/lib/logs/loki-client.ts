@@ -3,6 +3,7 @@
 // retries with backoff on 429 and 5xx, and Loki's own message on a 400. Protocol:
 // https://grafana.com/docs/loki/latest/reference/loki-http-api/#query-logs-within-a-range-of-time
 import { UserError } from '../errors.js';
+import { sleep } from '../wait.js';
 
 export interface LokiEntry {
   /** Nanoseconds since the epoch, as Loki returns it (a decimal string; too big for a double). */
@@ -35,7 +36,6 @@ interface StreamsResponse {
   error?: string;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const msToNs = (ms: number): bigint => BigInt(Math.round(ms)) * 1_000_000n;
 
 export class LokiClient {

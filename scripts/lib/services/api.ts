@@ -37,6 +37,8 @@ function peer(ctx: ServiceContext, option: string, fallback: string): Record<str
 export const apiService: ServiceSpec<ApiInfo> = {
   kind: 'api',
   tools: [],
+  // /metrics has its own listener (METRICS_PORT); the API port never serves it.
+  extraPorts: ['metrics'],
   readyTimeoutMs: 30_000,
   stopGraceMs: 10_000,
 
@@ -57,6 +59,7 @@ export const apiService: ServiceSpec<ApiInfo> = {
       NODE_ENV: (ctx.options.nodeEnv as string | undefined) ?? 'development',
       HOST: ctx.host,
       PORT: String(ctx.port),
+      METRICS_PORT: String(ctx.ports.metrics),
       LOG_LEVEL: (ctx.options.logLevel as string | undefined) ?? 'info',
       DATABASE_URL: pg.url as string,
       REDIS_URL: redis.url as string,
@@ -84,6 +87,6 @@ export const apiService: ServiceSpec<ApiInfo> = {
 
   info(ctx) {
     const url = `http://${ctx.host}:${ctx.port}`;
-    return { host: ctx.host, port: ctx.port, url, metricsUrl: `${url}/metrics` };
+    return { host: ctx.host, port: ctx.port, url, metricsUrl: `http://${ctx.host}:${ctx.ports.metrics}/metrics` };
   },
 };

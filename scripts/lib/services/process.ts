@@ -5,6 +5,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { toolEnvPath } from '../tools.js';
+import { waitFor } from '../wait.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -137,8 +138,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Stops a tracked process: `signal` to its group, then SIGKILL after `graceMs`.
  * Returns 'stopped', 'not-running' (stale PID file: nothing signalled) or 'killed'.
@@ -150,13 +149,11 @@ export async function stopProcess(
 ): Promise<'stopped' | 'not-running' | 'killed'> {
   if (!isSameProcessAlive(rec)) return 'not-running';
   signalGroup(rec.pid, signal);
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isSameProcessAlive(rec)) return 'stopped';
-    await sleep(50);
-  }
+  const gone = () => !isSameProcessAlive(rec);
+  if (await waitFor(gone, { timeoutMs: graceMs, intervalMs: 50 })) return 'stopped';
   signalGroup(rec.pid, 'SIGKILL');
-  while (isSameProcessAlive(rec)) await sleep(20);
+  // SIGKILL cannot be ignored: the kernel removes the process; wait for that without a limit.
+  await waitFor(gone, { timeoutMs: Infinity, intervalMs: 20 });
   return 'killed';
 }
 

@@ -1,10 +1,12 @@
 // Service kinds the runner knows. A new service is one file in this folder and one line here.
 import { alertmanagerService } from './alertmanager.js';
 import { apiService } from './api.js';
+import { blackboxExporterService } from './blackbox.js';
 import { nginxExporterService, postgresExporterService, redisExporterService } from './exporters.js';
 import { nginxService } from './nginx.js';
 import { postgresService } from './postgres.js';
 import { prometheusService } from './prometheus.js';
+import { pushgatewayService } from './pushgateway.js';
 import { redisService } from './redis.js';
 import { s3Service } from './s3.js';
 import { sshdService } from './sshd.js';
@@ -22,6 +24,8 @@ const SPECS: Record<string, ServiceSpec> = {
   'nginx-exporter': nginxExporterService,
   nginx: nginxService,
   sshd: sshdService,
+  'blackbox-exporter': blackboxExporterService,
+  pushgateway: pushgatewayService,
 };
 
 export function serviceKinds(): string[] {

@@ -2,6 +2,7 @@
 // as processes on loopback, each in its own directory under one run directory, waits until each
 // is ready, hands back connection settings, and stops them all — on teardown, on a failing test,
 // on Ctrl-C. Tests use it with a temporary run directory; `make up` (native mode) with .run/.
+// A `Stack` is one runner object: the instances of one run directory, stopped dependents first.
 import {
   chmodSync,
   chownSync,
@@ -33,6 +34,7 @@ import {
 } from './process.js';
 import { serviceSpec } from './registry.js';
 import type { ServiceContext, ServiceSpec } from './types.js';
+import { waitFor } from '../wait.js';
 
 export interface StackOptions {
   /** Where state, logs and PID files live; default: a new temporary directory, removed by stopAll(). */
@@ -93,8 +95,6 @@ export function readManifest(runDir: string): ManifestEntry[] {
     return [];
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const liveStacks = new Set<Stack>();
 let hooksInstalled = false;
@@ -309,12 +309,7 @@ export class Stack {
     writePidFile(inst.pidFile, inst.record);
 
     const timeout = spec.readyTimeoutMs ?? 20_000;
-    const deadline = Date.now() + timeout;
-    let ready = false;
-    while (!ready && exited === undefined && Date.now() < deadline) {
-      ready = await spec.ready(ctx);
-      if (!ready) await sleep(100);
-    }
+    const ready = await waitFor(() => spec.ready(ctx), { timeoutMs: timeout, giveUpIf: () => exited !== undefined });
     if (!ready) {
       const why = exited !== undefined ? `exited (${String(exited)})` : `was not ready within ${timeout / 1000}s`;
       await this.stop(name);
@@ -335,21 +330,34 @@ export class Stack {
     removeFile(inst.pidFile);
   }
 
-  /** Stops the named instances (a failed `make up` stops what it started, nothing else). */
-  async stopSome(names: string[]): Promise<void> {
-    const results = await Promise.allSettled(names.map((n) => this.stop(n)));
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
+  /**
+   * Stops the named instances one at a time, dependents first: in the reverse of the order they were
+   * first started (a service starts after the peers it needs, so the API stops before the
+   * database). Stops the rest when one fails, then throws the first failure. `onStopped` is called
+   * after each one (progress).
+   */
+  async stopSome(names: string[], onStopped?: (name: string) => void): Promise<void> {
+    const order = [...this.instances.keys()].filter((n) => names.includes(n)).reverse();
+    let failure: Error | undefined;
+    for (const name of order) {
+      try {
+        await this.stop(name);
+        onStopped?.(name);
+      } catch (err) {
+        failure ??= err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    if (failure) throw failure;
   }
 
-  /** Stops everything, last started first; removes a temporary run directory. */
+  /** Stops everything in dependency order (as stopSome); removes a temporary run directory. */
   async stopAll(): Promise<void> {
-    const names = [...this.instances.keys()].reverse();
-    const results = await Promise.allSettled(names.map((n) => this.stop(n)));
-    liveStacks.delete(this);
-    if (this.ownsRunDir) rmSync(this.runDir, { recursive: true, force: true });
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    try {
+      await this.stopSome([...this.instances.keys()]);
+    } finally {
+      liveStacks.delete(this);
+      if (this.ownsRunDir) rmSync(this.runDir, { recursive: true, force: true });
+    }
   }
 
   killAllNow(): void {

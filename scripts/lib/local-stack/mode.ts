@@ -1,0 +1,34 @@
+// What `make up` asks of a way to run the local stack (native processes or Docker compose), phase
+// by phase, so scripts/up.ts reads as the runbook for both; and the database step both share.
+import { runMigrations } from '../../../app/src/db/migrator.js';
+import { seedDatabase } from '../../../app/src/db/seed.js';
+
+/** Channels `make up` seeds (the deterministic data set of app/src/db/seed.ts). */
+export const SEED_CHANNELS = 50;
+
+export interface LocalStackMode {
+  /** Everything checkable before a change; returns a sentence when the stack is already up as planned. */
+  preflight(): Promise<string | undefined>;
+  /** Prints what act() will do: the whole output of --dry-run. */
+  printPlan(): void;
+  /** Under --dry-run: the checks only a dry run can make; returns the closing line. */
+  dryRun(): Promise<string>;
+  /** Starts the stack, migrates and seeds the database. */
+  act(): Promise<void>;
+  /** Every health check; throws naming what is unhealthy. */
+  verify(): Promise<void>;
+  /** After a failed act or verify: stops what this run started, says so, leaves data in place. */
+  rollBack(): Promise<void>;
+  /** One line for the success message: what is up. */
+  summary(): string;
+  /** The URLs table (or --json document) of the running stack. */
+  report(): void;
+}
+
+/** Applies the pending migrations and loads the seed data; progress through `update`. */
+export async function migrateAndSeed(url: string, update: (detail: string) => void): Promise<void> {
+  const migrated = await runMigrations(url, { log: () => undefined });
+  update(`${migrated.applied.length} migrations applied, ${migrated.alreadyApplied} already there`);
+  const seeded = await seedDatabase(url, { channels: SEED_CHANNELS });
+  update(`${seeded.channels} channels, ${seeded.programmes} programmes`);
+}
