@@ -68,7 +68,15 @@ export class CacheService implements OnModuleDestroy {
   private readonly prepared = new Map<string, PreparedReply & { family: CacheFamily }>();
   /** Bumped on every clear of a family: a lookup started before a clear must not keep its answer. */
   private readonly generation = new Map<CacheFamily, number>(CACHE_FAMILIES.map((f) => [f, 0]));
-  readonly replies: PreparedReplies = { get: (url) => this.prepared.get(url) };
+  /** The fast path's view: an unexpired prepared answer, counted as a hit of the local layer. */
+  readonly replies: PreparedReplies = {
+    get: (url) => {
+      const p = this.prepared.get(url);
+      if (p === undefined || p.expires <= Date.now()) return undefined;
+      this.metrics.cacheHits.inc({ cache: p.family, layer: 'local' });
+      return p;
+    },
+  };
   private wasReady = false;
   private reportedDown = false;
   private closed = false;

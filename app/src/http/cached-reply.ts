@@ -99,6 +99,7 @@ export function sendCached(reply: FastifyReply, lookup: CacheLookup, policy: Cac
 
 /** Prepared answers of one replica by raw request URL, grouped by cache family for invalidation. */
 export interface PreparedReplies {
+  /** The unexpired prepared answer for a raw URL (counted as a cache hit), or undefined. */
   get(url: string): PreparedReply | undefined;
 }
 
@@ -113,7 +114,7 @@ export function installCachedReplyFastPath(fastify: FastifyInstance): { use(stor
   fastify.addHook('onRequest', (request, reply, done) => {
     if (store === undefined || request.method !== 'GET') return done();
     const prepared = store.get(request.url);
-    if (prepared === undefined || prepared.expires <= Date.now()) return done();
+    if (prepared === undefined) return done();
     void reply.send(write(request, reply, prepared, true));
   });
   fastify.addHook('onSend', (request, reply, payload, done) => {
