@@ -39,7 +39,7 @@ describe('app: HTTP caching of reads (ETag, 304, Cache-Control, fast path, inval
 
   after(async function () {
     this.timeout(30_000);
-    for (const r of replicas) await r.app.app.close().catch(() => undefined);
+    for (const r of replicas) await r.app.shutdown('end of the tests').catch(() => undefined);
   });
 
   const get = (replica: number, path: string, headers: Record<string, string> = {}) =>
