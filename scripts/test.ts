@@ -26,6 +26,8 @@ await runScript(
       ? [
           '--reporter=text-summary',
           '--reporter=html',
+          // coverage/coverage-summary.json: read by make coverage-check (CI's quality gate).
+          '--reporter=json-summary',
           '--reports-dir=coverage',
           '--exclude=test/**',
           '--exclude=**/node_modules/**',

@@ -1,4 +1,6 @@
 // The database a DB entry script (migrate, seed) works on: --database-url, else DATABASE_URL.
+import { databaseUrlProblem } from '../../app/src/db/database-url.js';
+import { redactText } from '../../app/src/logging/redact.js';
 import { UsageError } from './errors.js';
 
 export function databaseUrlFrom(
@@ -12,25 +14,14 @@ export function databaseUrlFrom(
       'set DATABASE_URL=postgres://user:pass@host:5432/db in the environment or .env.<env> (or pass --database-url)',
     );
   }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError('the database URL is not a URL', 'expected postgres://user:pass@host:5432/db');
-  }
-  if (!['postgres:', 'postgresql:'].includes(parsed.protocol)) {
-    throw new UsageError(`the database URL must start with postgres:// (got ${parsed.protocol}//)`);
+  const problem = databaseUrlProblem(url);
+  if (problem) {
+    throw new UsageError(`the database URL ${problem}`, 'expected postgres://user:pass@host:5432/db');
   }
   return url;
 }
 
-/** The URL without its password, for messages. */
+/** The URL without its password, for messages (libpq forms included). */
 export function redactDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return redactText(url, '***');
 }

@@ -11,9 +11,15 @@ import { environmentsDir, repoRoot } from './paths.js';
 import { registerSecret } from './secrets.js';
 
 const port = z.number().int().min(1).max(65535);
-const hostname = z
-  .string()
-  .regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$|^\[?[0-9a-fA-F:.]+\]?$/, 'expected a host name or IP address');
+// Addresses are checked by zod's own validators (z.ipv4, z.ipv6, z.hostname), never by hand-written
+// patterns: 999.999.999.999 is no address, and a name made only of digits and dots is no host name.
+const isIpv4 = (v: string) => z.ipv4().safeParse(v).success;
+const isIpv6 = (v: string) => z.ipv6().safeParse(v).success;
+const isBracketedIpv6 = (v: string) => v.startsWith('[') && v.endsWith(']') && isIpv6(v.slice(1, -1));
+const isDnsName = (v: string) => z.hostname().safeParse(v).success && !/^[\d.]+$/.test(v);
+const isHost = (v: string) => isIpv4(v) || isIpv6(v) || isBracketedIpv6(v) || isDnsName(v);
+const isPort = (v: string) => /^\d{1,5}$/.test(v) && port.safeParse(Number(v)).success;
+const hostname = z.string().refine(isHost, 'expected a host name or IP address');
 const k8sName = z
   .string()
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes name (lowercase, digits, -)');
@@ -28,10 +34,13 @@ const configPath = z
   .regex(/^\/[A-Za-z0-9._/@+-]*$/, 'expected an absolute path (letters, digits, . _ - / @ + only)');
 const listenAddress = z
   .string()
-  .regex(/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])$/, 'expected an IPv4 address or [IPv6] address');
-const upstreamAddress = z
-  .string()
-  .regex(/^([a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?|\[[0-9a-fA-F:]+\]):\d{1,5}$/, 'expected host:port');
+  .refine((v) => isIpv4(v) || isBracketedIpv6(v), 'expected an IPv4 address or [IPv6] address');
+/** host:port, the host a name, an IPv4 address or a [bracketed] IPv6 address, the port 1–65535. */
+const upstreamAddress = z.string().refine((v) => {
+  const colon = v.lastIndexOf(':');
+  const host = v.slice(0, colon);
+  return colon > 0 && isPort(v.slice(colon + 1)) && (isIpv4(host) || isBracketedIpv6(host) || isDnsName(host));
+}, 'expected host:port (port 1-65535)');
 
 const sshTarget = z.strictObject({
   host: hostname,
@@ -39,6 +48,96 @@ const sshTarget = z.strictObject({
   user: z.string().min(1),
   keyFile: z.string().min(1),
   knownHostsFile: z.string().min(1),
+});
+
+/**
+ * Where the environment's PostgreSQL lives and how it is backed up (make backup, backup-status,
+ * restore, dr-drill, dump). pgBackRest option names: https://pgbackrest.org/configuration.html
+ */
+const databaseSchema = z.strictObject({
+  /** local: the local stack's own instance (make up); ssh: a database host reached over SSH. */
+  kind: z.enum(['local', 'ssh']),
+  /** pgBackRest stanza (one per cluster). */
+  stanza: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase stanza name')
+    .default('mytv'),
+  /** The application database (verified after a restore, dumped by make dump). */
+  name: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'expected a PostgreSQL identifier')
+    .default('mytv'),
+  /** Database host (kind ssh): the deploy user logs in, commands run as the postgres OS user. */
+  ssh: sshTarget.optional(),
+  host: z
+    .strictObject({
+      /** Prefix that runs a command as the postgres OS user on the host. */
+      runAs: z.string().min(1).default('sudo -n -u postgres'),
+      dataDir: configPath.default('/var/lib/postgresql/15/main'),
+      binDir: configPath.default('/usr/lib/postgresql/15/bin'),
+      port: port.default(5432),
+      socketDir: configPath.default('/var/run/postgresql'),
+      /** pgBackRest's main config on the host (secrets in its conf.d/, mode 600, never in git). */
+      pgbackrestConfig: configPath.default('/etc/pgbackrest/pgbackrest.conf'),
+      /** Scratch restores and drill instances go under here. */
+      scratchDir: configPath.default('/var/lib/postgresql/mytv-restore'),
+      /** Backup lock (mkdir is atomic). */
+      lockDir: configPath.default('/var/lib/postgresql/mytv-backup.lock'),
+      /** First port tried for a scratch instance on the host. */
+      scratchPort: port.default(55432),
+    })
+    .prefault({}),
+  repository: z.discriminatedUnion('type', [
+    /** A directory (dev: under the run directory when path is relative). */
+    z.strictObject({
+      type: z.literal('posix'),
+      path: z.string().min(1).default('pgbackrest/repo'),
+      cipher: z.enum(['none', 'aes-256-cbc']).default('none'),
+    }),
+    /** An S3-compatible bucket (Cloudflare R2: region auto, endpoint <account>.r2.cloudflarestorage.com). */
+    z.strictObject({
+      type: z.literal('s3'),
+      bucket: z.string().min(3),
+      endpoint: z.string().min(1),
+      region: z.string().min(1).default('auto'),
+      path: configPath,
+      uriStyle: z.enum(['host', 'path']).default('path'),
+      verifyTls: z.boolean().default(true),
+      cipher: z.enum(['none', 'aes-256-cbc']).default('aes-256-cbc'),
+    }),
+  ]),
+  compress: z.enum(['zst', 'gz', 'lz4', 'none']).default('zst'),
+  /** repo1-retention-full / -diff (count of backups kept). */
+  retention: z
+    .strictObject({ full: z.number().int().min(1).default(2), diff: z.number().int().min(1).default(7) })
+    .prefault({}),
+  /** Cron schedules (CronJob / compose scheduler): weekly full, daily diff, 6-hourly incr, weekly dump. */
+  schedule: z
+    .strictObject({
+      full: z.string().default('0 2 * * 0'),
+      diff: z.string().default('0 2 * * 1-6'),
+      incr: z.string().default('0 */6 * * *'),
+      dump: z.string().default('30 3 * * 0'),
+      drill: z.string().default('0 4 1 * *'),
+    })
+    .prefault({}),
+  /** backup-status fails beyond these (a probe). */
+  policy: z
+    .strictObject({
+      maxBackupAgeHours: z.number().positive().default(26),
+      maxWalArchiveAgeSeconds: z.number().int().positive().default(300),
+    })
+    .prefault({}),
+  /** Tables whose row counts and checksums are recorded with each backup and checked after a restore. */
+  verifyTables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/)).default(['channels', 'programmes']),
+  metrics: z
+    .strictObject({
+      /** Prometheus Pushgateway base URL (PUSHGATEWAY_URL overrides); none = textfile only. */
+      pushgatewayUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** node_exporter textfile collector file; relative = under the run directory. */
+      textfile: z.string().min(1).default('metrics/pgbackrest.prom'),
+    })
+    .prefault({}),
 });
 
 export const environmentSchema = z.strictObject({
@@ -170,6 +269,7 @@ export const environmentSchema = z.strictObject({
       releasesKept: z.number().int().min(2).max(50).default(5),
     })
     .optional(),
+  database: databaseSchema.optional(),
   /**
    * Cloudflare in front of nginx.serverName, and the R2 buckets (terraform/, make infra-plan/infra-apply).
    * terraform/env/<name>.tfvars is generated from this block and the rendered Nginx rate limits.
@@ -403,3 +503,5 @@ export function loadEnvironment(name: string, o: LoadOptions = {}): Environment 
     },
   };
 }
+
+export type DatabaseConfig = z.infer<typeof databaseSchema>;

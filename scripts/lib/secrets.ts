@@ -1,3 +1,4 @@
+import { redactText } from '../../app/src/logging/redact.js';
 // Values that must never be printed. Anything that reads a secret registers it here; output and
 // exec mask every registered value before text reaches a terminal or a log file.
 
@@ -14,8 +15,9 @@ export function maskSecrets(text: string): string {
   for (const value of secretValues) {
     if (out.includes(value)) out = out.split(value).join(MASK);
   }
-  // Credentials embedded in URLs (postgres://user:pass@host) are masked even when not registered.
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s/]+)@/gi, `$1${MASK}@`);
+  // Credentials embedded in URLs (postgres://user:pass@host) are masked even when not registered;
+  // bearer tokens and JWTs too (the app's redaction rules, one copy).
+  return redactText(out, MASK);
 }
 
 export function clearSecretsForTests(): void {

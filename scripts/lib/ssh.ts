@@ -94,7 +94,10 @@ export function fingerprint(blob: Buffer): string {
 export type HostKeyVerdict = { ok: true } | { ok: false; reason: 'unknown' | 'changed' | 'revoked' };
 
 export function verifyHostKey(entries: KnownHostEntry[], host: string, port: number, blob: Buffer): HostKeyVerdict {
-  const hostKey = port === 22 ? host : `[${host}]:${port}`;
+  // ssh lowercases the host name before matching or hashing it (ssh.c: lowercase(host)), and
+  // writes lowercase names into known_hosts; hashed entries only match the lowercased form.
+  const name = host.toLowerCase();
+  const hostKey = port === 22 ? name : `[${name}]:${port}`;
   const forHost = entries.filter((e) => hostMatches(e.patterns, hostKey));
   if (forHost.some((e) => e.marker === '@revoked' && e.key.equals(blob))) return { ok: false, reason: 'revoked' };
   const plain = forHost.filter((e) => !e.marker);
@@ -104,7 +107,10 @@ export function verifyHostKey(entries: KnownHostEntry[], host: string, port: num
 
 /** Host key algorithms to offer: only the types known_hosts has for this host (as OpenSSH does). */
 function hostKeyAlgorithms(entries: KnownHostEntry[], host: string, port: number): string[] | undefined {
-  const hostKey = port === 22 ? host : `[${host}]:${port}`;
+  // ssh lowercases the host name before matching or hashing it (ssh.c: lowercase(host)), and
+  // writes lowercase names into known_hosts; hashed entries only match the lowercased form.
+  const name = host.toLowerCase();
+  const hostKey = port === 22 ? name : `[${name}]:${port}`;
   const types = new Set(entries.filter((e) => !e.marker && hostMatches(e.patterns, hostKey)).map((e) => e.keyType));
   if (types.size === 0) return undefined;
   const algos: string[] = [];

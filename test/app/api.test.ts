@@ -149,6 +149,10 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
     it('requires a bearer token with the admin role', async function () {
       expect((await send('POST', '/v2/admin/channels', channel, null)).status).to.equal(401);
       expect((await send('POST', '/v2/admin/channels', channel, 'not-a-jwt')).status).to.equal(401);
+      // a header that decodes to JSON null: 401 with a short reason, never a 500
+      const nullHeader = await send('POST', '/v2/admin/channels', channel, 'bnVsbA.e30.x');
+      expect(nullHeader.status).to.equal(401);
+      expect(((await nullHeader.json()) as { error: { message: string } }).error.message).to.match(/^invalid token: /);
       const wrong = adminToken({}, 'some-other-secret-that-is-long-enough!!');
       expect((await send('POST', '/v2/admin/channels', channel, wrong)).status).to.equal(401);
       const expired = adminToken({ exp: Math.floor(Date.now() / 1000) - 120 });
@@ -369,13 +373,54 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
         expect(body.status).to.equal('error');
         expect(body.details.postgres.status).to.equal('down');
         expect((await get('/health/live')).status).to.equal(200);
-        const uncached = await get('/v2/channels?limit=1&offset=11');
-        expect(uncached.status).to.equal(500);
-        expect(((await uncached.json()) as ErrorJson).error.code).to.equal('internal_error');
+        // A dependency down is not a bug: 503 naming it, with Retry-After, logged once per burst,
+        // counted for the alerts (issue 16 item 2; this answered 500 internal_error before).
+        const logsBefore = logLines.length;
+        const counted = async () =>
+          Number(
+            /^app_dependency_unavailable_total\{dependency="postgres"\} (\d+)/m.exec(
+              await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text(),
+            )?.[1],
+          );
+        const countBefore = await counted();
+        for (const path of [
+          '/v2/channels?limit=1&offset=11',
+          '/v2/channels?limit=7&offset=1',
+          '/v2/channels/seed-0011',
+        ]) {
+          const uncached = await get(path);
+          expect(uncached.status, path).to.equal(503);
+          expect(uncached.headers.get('retry-after'), path).to.match(/^\d+$/);
+          const error = ((await uncached.json()) as ErrorJson).error;
+          expect(error.code).to.equal('postgres_unavailable');
+          expect(error.request_id).to.be.a('string').and.not.equal('');
+        }
+        const write = await send('PATCH', '/v2/admin/channels/seed-0010', { position: 901 });
+        expect(write.status).to.equal(503);
+        expect(await counted()).to.equal(countBefore + 4);
+        const lines = logLines.slice(logsBefore).map((l) => JSON.parse(l) as Record<string, unknown>);
+        expect(lines.filter((l) => l.msg === 'dependency unavailable' && l.dependency === 'postgres')).to.have.length(
+          1,
+        );
+        expect(lines.filter((l) => typeof l.stack === 'string')).to.deep.equal([]);
       } finally {
         await stack().start('postgres');
       }
       await eventually(async () => (await get('/health/ready')).status === 200, 20_000);
+    });
+
+    it('answers a logo upload 503 r2_unavailable with Retry-After while R2 is down', async function () {
+      this.timeout(60_000);
+      const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+      await stack().stop('s3');
+      try {
+        const res = await send('PUT', '/v2/admin/channels/seed-0004/logo', png, adminToken(), 'image/png');
+        expect(res.status).to.equal(503);
+        expect(res.headers.get('retry-after')).to.match(/^\d+$/);
+        expect(((await res.json()) as ErrorJson).error.code).to.equal('r2_unavailable');
+      } finally {
+        await stack().start('s3');
+      }
     });
   });
 });

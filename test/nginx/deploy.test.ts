@@ -295,6 +295,47 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
     expect(releases()).to.include(live());
   });
 
+  it('two deploys at once: the one that waited reads the live release and diff again under the lock', async () => {
+    const env = loadEnvironment('edge', { dir: envDir, env: {} });
+    const ssh = await SshClient.connect(env.nginx!.ssh!);
+    const host = new EdgeReleases(ssh, env.nginx!.deploy, 'unused');
+    const before = live();
+    try {
+      // Both start from the same picture and both wait; which one gets the lock first is up to them.
+      await host.lock('deploy-nginx by the test', 0);
+      const printed = { a: '', b: '' };
+      const a = deploy(
+        ['--wait-lock=60', '--json'],
+        { EDGE_SERVER_NAME: 'first-a.edge.test' },
+        (c) => (printed.a += c),
+      );
+      const b = deploy(
+        ['--wait-lock=60', '--json'],
+        { EDGE_SERVER_NAME: 'first-b.edge.test' },
+        (c) => (printed.b += c),
+      );
+      await eventually(
+        () => printed.a.includes('for the deploy lock held by') && printed.b.includes('for the deploy lock held by'),
+        40_000,
+      );
+      await host.unlock();
+      const results = { a: await a, b: await b };
+      for (const r of Object.values(results)) expect(r.code, r.stderr + r.stdout).to.equal(0);
+      // with --json, stdout is one JSON document (human lines go to stderr)
+      const outcome = (r: ScriptResult) => JSON.parse(r.stdout) as { release: string; previous: string | null };
+      const [first, second] = outcome(results.a).previous === before ? (['a', 'b'] as const) : (['b', 'a'] as const);
+      expect(outcome(results[first]).previous).to.equal(before);
+      // the second restores and reports the first's release, and showed the diff against it
+      expect(outcome(results[second]).previous).to.equal(outcome(results[first]).release);
+      expect(results[second].stderr + results[second].stdout).to.include('the live release changed while waiting');
+      expect(results[second].stderr + results[second].stdout).to.include(`-    server_name first-${first}.edge.test;`);
+      expect(live()).to.equal(outcome(results[second]).release);
+    } finally {
+      await host.unlock();
+      ssh.dispose();
+    }
+  });
+
   it('refuses a host whose key is unknown or changed, before anything else', async () => {
     const before = live();
     const otherKnownHosts = path.join(tmp, 'known_hosts_other');

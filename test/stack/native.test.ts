@@ -5,66 +5,18 @@
 // conflict is refused naming the port and its owner, and `down` leaves no process and no port.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
 import { signJwt } from '../../app/src/auth/jwt.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
-import { freePorts, isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
+import { isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
 import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
 import { waitFor } from '../../scripts/lib/wait.js';
+import { environmentsWith, freeLocalPorts } from '../support/local-stack-env.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
 import { expectEvery } from '../support/assertions.js';
-
-/** Free ports for every local.ports key; api and apiMetrics get two consecutive free ones (two replicas). */
-async function freeLocalPorts(): Promise<Record<string, number>> {
-  const keys = ['nginx', 'nginxStatus', 'postgres', 'redis', 'prometheus', 'alertmanager', 'grafana', 's3'];
-  const more = ['postgresExporter', 'redisExporter', 'nginxExporter', 'blackboxExporter', 'pushgateway'];
-  const ports = await freePorts(keys.length + more.length);
-  const out: Record<string, number> = {};
-  [...keys, ...more].forEach((k, i) => (out[k] = ports[i]));
-  // The API replicas' ports and their separate metrics ports: two consecutive free ones each.
-  for (const key of ['api', 'apiMetrics']) {
-    for (;;) {
-      const [p] = await freePorts(1);
-      if (p < 65000 && !Object.values(out).some((q) => q === p || q === p + 1) && (await isPortFree(p + 1))) {
-        out[key] = p;
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-/** A copy of environments/ whose dev.yaml has the given local ports. */
-function environmentsWith(dir: string, ports: Record<string, number>): string {
-  mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(fromRoot('environments'))) {
-    let text = readFileSync(fromRoot('environments', f), 'utf8');
-    if (f === 'dev.yaml') {
-      // Every port is set or the test stops: a key left alone would fall back to a fixed dev port.
-      const doc = parseDocument(text);
-      for (const [k, v] of Object.entries(ports)) {
-        if (!doc.hasIn(['local', 'ports', k])) throw new Error(`environments/dev.yaml has no local.ports.${k}`);
-        doc.setIn(['local', 'ports', k], v);
-      }
-      text = doc.toString();
-    }
-    writeFileSync(path.join(dir, f), text);
-  }
-  return dir;
-}
 
 describe('local stack: native mode end to end (make up / status / logs-local / down)', function () {
   this.timeout(120_000);

@@ -21,19 +21,22 @@ declare module 'fastify' {
   }
 }
 
-/** Admin writes require `Authorization: Bearer <HS256 JWT>` with `role: "admin"`. */
+/**
+ * Admin writes require `Authorization: Bearer <HS256 JWT>` with `role: "admin"`. Any token problem
+ * is a 401 with a short reason (verifyJwt never throws for token text).
+ */
 @Injectable()
 export class AdminGuard implements CanActivate {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) {
       throw new UnauthorizedException('a bearer token is required');
     }
-    const result = verifyJwt(match[1], {
+    const result = await verifyJwt(match[1], {
       current: this.config.jwt.secret,
       previous: this.config.jwt.previousSecret,
     });

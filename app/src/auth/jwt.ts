@@ -1,28 +1,31 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 
 /**
- * Minimal HS256 JWT verification (and signing, for tools and tests). Tokens are checked against
- * the current secret and then the previous one, so the secret can be rotated without downtime:
- * deploy with JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, then drop the previous one after the
- * longest token lifetime.
+ * HS256 JWT verification on `jose` (jwtVerify, RFC 7519), and signing for tools and tests.
+ * Tokens are checked against the current secret and then the previous one, so the secret can be
+ * rotated without downtime: deploy with JWT_SECRET=new, JWT_SECRET_PREVIOUS=old, then drop the
+ * previous one after the longest token lifetime.
  */
 
-export interface AdminClaims {
+export interface AdminClaims extends JWTPayload {
   sub: string;
-  role: string;
   exp: number;
-  iat?: number;
-  nbf?: number;
-  [claim: string]: unknown;
+  role?: unknown;
 }
 
 export type VerifyResult =
   { ok: true; claims: AdminClaims; secret: 'current' | 'previous' } | { ok: false; reason: string };
 
-const CLOCK_SKEW_SECONDS = 30;
+/** Accepted difference between our clock and the issuer's, in seconds (exp/nbf/iat checks). */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+/** The only algorithm accepted: the header's `alg` is never trusted to choose another (RFC 8725 §2.1). */
+const ALGORITHMS = ['HS256'];
+const REQUIRED_CLAIMS = ['exp', 'sub'];
 
 const b64url = (input: Buffer | string): string => Buffer.from(input).toString('base64url');
 
+/** Signs claims as a compact HS256 JWT (tools and tests; the API only verifies). */
 export function signJwt(claims: Record<string, unknown>, secret: string): string {
   const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
   const payload = b64url(JSON.stringify(claims));
@@ -30,43 +33,51 @@ export function signJwt(claims: Record<string, unknown>, secret: string): string
   return `${header}.${payload}.${signature}`;
 }
 
-export function verifyJwt(
+/** A short reason for a client (no stack, no token content) from a jose error. */
+function reasonOf(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.reason === 'missing') return `missing ${error.claim} claim`;
+    if (error.claim === 'nbf') return 'token not yet valid';
+    return `invalid ${error.claim} claim`;
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'invalid signature';
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return 'unsupported algorithm';
+  }
+  if (error instanceof errors.JOSEError) return 'malformed token';
+  throw error; // not a token problem: a bug, let it surface
+}
+
+/**
+ * Verifies a compact JWS: algorithm HS256 only, `exp` and `sub` required, exp/nbf with
+ * CLOCK_TOLERANCE_SECONDS of tolerance, signature against `secrets.current` then `secrets.previous`.
+ * Never throws for any token text: every malformed, forged, unsigned or expired token gives
+ * `{ ok: false, reason }` with a short reason fit for a 401 body.
+ */
+export async function verifyJwt(
   token: string,
   secrets: { current: string; previous?: string },
-  nowSeconds = Math.floor(Date.now() / 1000),
-): VerifyResult {
-  const parts = token.split('.');
-  if (parts.length !== 3) return { ok: false, reason: 'malformed token' };
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  let header: { alg?: unknown };
-  let claims: Record<string, unknown>;
-  try {
-    header = JSON.parse(Buffer.from(headerPart, 'base64url').toString('utf8')) as { alg?: unknown };
-    claims = JSON.parse(Buffer.from(payloadPart, 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return { ok: false, reason: 'malformed token' };
+  now: Date = new Date(),
+): Promise<VerifyResult> {
+  const keys: ['current' | 'previous', string][] = [['current', secrets.current]];
+  if (secrets.previous !== undefined) keys.push(['previous', secrets.previous]);
+  let reason = 'invalid signature';
+  for (const [which, secret] of keys) {
+    try {
+      const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
+        algorithms: ALGORITHMS,
+        requiredClaims: REQUIRED_CLAIMS,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        currentDate: now,
+      });
+      if (typeof payload.sub !== 'string' || payload.sub === '') return { ok: false, reason: 'invalid sub claim' };
+      return { ok: true, claims: payload as AdminClaims, secret: which };
+    } catch (error) {
+      reason = reasonOf(error);
+      // only a signature mismatch may be a token of the other secret; anything else is final
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) return { ok: false, reason };
+    }
   }
-  if (header.alg !== 'HS256') return { ok: false, reason: 'unsupported algorithm' };
-  if (typeof claims !== 'object' || claims === null) return { ok: false, reason: 'malformed token' };
-
-  const signature = Buffer.from(signaturePart, 'base64url');
-  const signingInput = `${headerPart}.${payloadPart}`;
-  const matches = (secret: string) => {
-    const expected = createHmac('sha256', secret).update(signingInput).digest();
-    return expected.length === signature.length && timingSafeEqual(expected, signature);
-  };
-  let which: 'current' | 'previous';
-  if (matches(secrets.current)) which = 'current';
-  else if (secrets.previous !== undefined && matches(secrets.previous)) which = 'previous';
-  else return { ok: false, reason: 'invalid signature' };
-
-  if (typeof claims.exp !== 'number') return { ok: false, reason: 'missing exp claim' };
-  if (claims.exp + CLOCK_SKEW_SECONDS <= nowSeconds) return { ok: false, reason: 'token expired' };
-  if (typeof claims.nbf === 'number' && claims.nbf - CLOCK_SKEW_SECONDS > nowSeconds) {
-    return { ok: false, reason: 'token not yet valid' };
-  }
-  if (typeof claims.sub !== 'string' || claims.sub === '') {
-    return { ok: false, reason: 'missing sub claim' };
-  }
-  return { ok: true, claims: claims as AdminClaims, secret: which };
+  return { ok: false, reason };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { databaseUrlProblem } from '../db/database-url.js';
 import { cidrMatcher, parseCidr } from '../net/cidr.js';
 
 /**
@@ -90,7 +91,10 @@ const envSchema = z
       emptyToUndefined,
       z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     ),
-    DATABASE_URL: urlWithScheme(['postgres', 'postgresql']),
+    DATABASE_URL: required('a PostgreSQL connection string').superRefine((value, ctx) => {
+      const problem = databaseUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     DATABASE_POOL_MAX: integer(1, 200, 10),
     DATABASE_STATEMENT_TIMEOUT_MS: integer(100, 600_000, 5000),
     REDIS_URL: urlWithScheme(['redis', 'rediss']),

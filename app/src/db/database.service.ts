@@ -3,24 +3,33 @@ import pg from 'pg';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { APP_LOGGER, type AppLogger } from '../logging/logger.js';
 import { APP_METRICS, type AppMetrics } from '../metrics/metrics.js';
+import { isPostgresUnavailable, OutageReporter } from '../http/dependency.js';
 
-/** The PostgreSQL pool. Queries fail fast when the server is gone; the pool reconnects by itself. */
+/**
+ * The PostgreSQL pool. Queries fail fast when the server is gone (connect timeout 2 s, client-side
+ * query timeout = statement timeout + 1 s) and are thrown as DependencyUnavailable('postgres'),
+ * which the error filter answers 503 + Retry-After; the pool reconnects by itself.
+ */
 @Injectable()
 export class DatabaseService implements OnModuleDestroy {
   readonly pool: pg.Pool;
   private closed = false;
+  private readonly outages: OutageReporter;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(APP_METRICS) metrics: AppMetrics,
   ) {
+    this.outages = new OutageReporter(logger);
     this.pool = new pg.Pool({
       connectionString: config.database.url,
       max: config.database.poolMax,
       connectionTimeoutMillis: 2000,
       idleTimeoutMillis: 30_000,
       statement_timeout: config.database.statementTimeoutMs,
+      // a server that accepts but never answers (network partition) must not hold a request
+      query_timeout: config.database.statementTimeoutMs + 1000,
       application_name: 'mytv-api',
     });
     // An idle client losing its server emits here; without a listener the process would crash.
@@ -36,11 +45,16 @@ export class DatabaseService implements OnModuleDestroy {
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+    return this.pool.query<R>(text, values).catch((err: unknown) => this.rethrow(err));
+  }
+
+  /** A connection-class failure becomes DependencyUnavailable('postgres'); anything else is rethrown as is. */
+  private rethrow(err: unknown): never {
+    throw isPostgresUnavailable(err) ? this.outages.unavailable('postgres', err) : err;
   }
 
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((err: unknown) => this.rethrow(err));
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -48,7 +62,7 @@ export class DatabaseService implements OnModuleDestroy {
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
+      this.rethrow(err);
     } finally {
       client.release();
     }

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { DependencyUnavailable, RETRY_AFTER_SECONDS } from './dependency.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -83,6 +84,21 @@ export function sendError(reply: FastifyReply, request: FastifyRequest, err: unk
   let status: number = HttpStatus.INTERNAL_SERVER_ERROR;
   let message = 'internal server error';
   let fields: FieldProblem[] | undefined;
+  if (err instanceof DependencyUnavailable) {
+    // Logged once per burst where it was raised (http/dependency.ts), counted per request by the
+    // access hook (http/hooks.ts): no stack per request.
+    request.unavailableDependency = err.dependency;
+    void reply
+      .code(503)
+      .header('retry-after', String(RETRY_AFTER_SECONDS))
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(
+        JSON.stringify(
+          buildErrorBody(503, err.message, String(request.id), undefined, `${err.dependency}_unavailable`),
+        ),
+      );
+    return;
+  }
   if (err instanceof ValidationFailed) {
     status = 400;
     message = err.message;

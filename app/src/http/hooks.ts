@@ -85,6 +85,7 @@ export function installHttpHooks(
     const route = template ?? UNMATCHED_ROUTE;
     const status = statusCode;
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(status) }, seconds);
+    if (request.unavailableDependency) metrics.dependencyUnavailable.inc({ dependency: request.unavailableDependency });
     const quiet = QUIET_ROUTES.has(route) && status < 500;
     if (quiet && !debugEnabled()) return;
     // A failing readiness probe is expected during outages and shutdown: warn, not error.

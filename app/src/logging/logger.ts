@@ -2,42 +2,17 @@ import type { LoggerService } from '@nestjs/common';
 import { writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import { REDACTED, redact, SECRET_KEY } from './redact.js';
 
 /**
  * One winston JSON logger for the whole process, writing to stdout. Access logs, audit records and
  * application messages share it and are told apart by `log_type`.
  */
 
-const SECRET_KEY = /authorization|password|secret|token|cookie|jwt|api[_-]?key/i;
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi;
-const BEARER = /\b(bearer\s+)[A-Za-z0-9._~+/=-]+/gi;
-const JWT_LIKE = /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
-
-/** Last line of defence: redacts secret-looking keys and values wherever they appear. */
-export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') {
-    if (!value.includes('://') && !/bearer|eyJ/i.test(value)) return value;
-    return value
-      .replace(URL_CREDENTIALS, '$1[REDACTED]@')
-      .replace(BEARER, '$1[REDACTED]')
-      .replace(JWT_LIKE, '[REDACTED]');
-  }
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) {
-    return { name: value.name, message: redact(value.message, depth + 1) };
-  }
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) ? '[REDACTED]' : redact(v, depth + 1);
-  }
-  return out;
-}
-
 const redactFormat = winston.format((info) => {
   for (const key of Object.keys(info)) {
     if (key === 'level' || key === 'timestamp') continue;
-    info[key] = SECRET_KEY.test(key) ? '[REDACTED]' : redact(info[key]);
+    info[key] = SECRET_KEY.test(key) ? REDACTED : redact(info[key]);
   }
   return info;
 });

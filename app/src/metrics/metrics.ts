@@ -42,6 +42,13 @@ export class AppMetrics {
     registers: [this.registry],
   });
 
+  readonly dependencyUnavailable = new Counter({
+    name: 'app_dependency_unavailable_total',
+    help: 'Requests answered 503 because a dependency (postgres, redis, r2) was unreachable or refusing work',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+
   readonly pgPool = new Gauge({
     name: 'app_pg_pool_connections',
     help: 'PostgreSQL pool clients by state (total, idle, waiting requests) and the configured maximum',
@@ -81,6 +88,7 @@ export class AppMetrics {
     }
     this.appInfo.set({ version: info.version, commit: info.commit }, 1);
     this.shuttingDown.set(0);
+    for (const dependency of ['postgres', 'redis', 'r2']) this.dependencyUnavailable.inc({ dependency }, 0);
   }
 
   /** Called at scrape time so gauges report the live pool state. */

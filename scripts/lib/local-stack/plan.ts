@@ -78,7 +78,15 @@ export function nativePlan(env: Environment, profile: Profile, o: { replicas?: n
     services.push({ extraPorts: {}, ...s });
   };
 
-  add({ name: 'postgres', kind: 'postgres', port: ports.postgres, options: {}, role: 'database' });
+  // WAL archived with pgBackRest into <run dir>/pgbackrest/repo (environments/dev.yaml `database`): make backup just works.
+  const archiving = env.database?.kind === 'local' ? { pgbackrest: { database: env.database } } : {};
+  add({
+    name: 'postgres',
+    kind: 'postgres',
+    port: ports.postgres,
+    options: archiving,
+    role: env.database?.kind === 'local' ? 'database (WAL archived with pgBackRest)' : 'database',
+  });
   add({
     name: 'redis',
     kind: 'redis',

@@ -27,6 +27,14 @@ function jwtSecret(ctx: ServiceContext): string {
   return secret;
 }
 
+/** During a JWT rotation (make rotate-secret) the old secret stays accepted; empty outside one. */
+function jwtPreviousSecret(ctx: ServiceContext): Record<string, string> {
+  const file = path.join(path.dirname(ctx.dir), 'api-jwt-secret-previous');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  registerSecret(previous);
+  return previous ? { JWT_SECRET_PREVIOUS: previous } : {};
+}
+
 function peer(ctx: ServiceContext, option: string, fallback: string): Record<string, unknown> {
   const name = (ctx.options[option] as string | undefined) ?? fallback;
   const info = ctx.peers[name];
@@ -71,6 +79,7 @@ export const apiService: ServiceSpec<ApiInfo> = {
       R2_REGION: 'us-east-1',
       R2_FORCE_PATH_STYLE: 'true',
       JWT_SECRET: jwtSecret(ctx),
+      ...jwtPreviousSecret(ctx),
       TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
       // Locally nothing drains: stop at once so `make down` stays fast.
       SHUTDOWN_PRESTOP_DELAY_MS: '0',

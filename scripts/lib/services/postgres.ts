@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { DatabaseConfig } from '../environments.js';
+import { archiveEnv, archiveSettings, localPgbackrestDirs, renderPgbackrestConfig } from '../pgbackrest.js';
 import { registerSecret } from '../secrets.js';
 import { requireTool } from '../tools.js';
 import { runOnce } from './process.js';
@@ -46,6 +48,43 @@ function own(ctx: ServiceContext, p: string): void {
   if (ctx.runAs) chownSync(p, ctx.runAs.uid, ctx.runAs.gid);
 }
 
+/**
+ * options.pgbackrest = { database } (an environment's `database` section): the server archives
+ * WAL with pgBackRest (postgres/archiving.conf) into that repository; its config is
+ * <run dir>/pgbackrest/pgbackrest.conf, secrets in conf.d/ beside it (written by the caller).
+ */
+function pgbackrestOf(ctx: ServiceContext): { database: DatabaseConfig; base: string; config: string } | undefined {
+  const o = ctx.options.pgbackrest as { database: DatabaseConfig } | undefined;
+  if (!o) return undefined;
+  const base = path.join(path.dirname(ctx.dir), 'pgbackrest');
+  return { database: o.database, base, config: path.join(base, 'pgbackrest.conf') };
+}
+
+function preparePgbackrest(ctx: ServiceContext): void {
+  const pb = pgbackrestOf(ctx);
+  if (!pb) return;
+  const dirs = localPgbackrestDirs(pb.base);
+  for (const d of [pb.base, dirs.spool, dirs.log, dirs.lock, dirs.confD]) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    own(ctx, d);
+  }
+  const repo = pb.database.repository;
+  if (repo.type === 'posix') {
+    const repoPath = path.isAbsolute(repo.path) ? repo.path : path.join(path.dirname(ctx.dir), repo.path);
+    mkdirSync(repoPath, { recursive: true, mode: 0o750 });
+    own(ctx, repoPath);
+  }
+  writeFileSync(
+    pb.config,
+    renderPgbackrestConfig(pb.database, {
+      cluster: { dataDir: dataDir(ctx), port: ctx.port, socketDir: socketDir(ctx) },
+      base: pb.base,
+    }),
+    { mode: 0o600 },
+  );
+  own(ctx, pb.config);
+}
+
 export const postgresService: ServiceSpec<PostgresInfo> = {
   kind: 'postgres',
   tools: ['postgres', 'initdb', 'pg_isready', 'psql'],
@@ -57,6 +96,7 @@ export const postgresService: ServiceSpec<PostgresInfo> = {
     const data = dataDir(ctx);
     mkdirSync(socketDir(ctx), { recursive: true, mode: 0o700 });
     own(ctx, socketDir(ctx));
+    preparePgbackrest(ctx);
     if (existsSync(path.join(data, 'PG_VERSION'))) return;
     const pwFile = path.join(ctx.dir, '.initdb-pw');
     writeFileSync(pwFile, password(ctx) + '\n', { mode: 0o600 });
@@ -87,7 +127,11 @@ export const postgresService: ServiceSpec<PostgresInfo> = {
   },
 
   command(ctx) {
-    const settings = (ctx.options.settings as Record<string, string | number> | undefined) ?? {};
+    const pb = pgbackrestOf(ctx);
+    const settings = {
+      ...(pb ? archiveSettings() : {}),
+      ...((ctx.options.settings as Record<string, string | number> | undefined) ?? {}),
+    };
     const args = [
       '-D',
       dataDir(ctx),
@@ -105,7 +149,11 @@ export const postgresService: ServiceSpec<PostgresInfo> = {
       'logging_collector=off',
     ];
     for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
-    return { bin: requireTool('postgres'), args };
+    return {
+      bin: requireTool('postgres'),
+      args,
+      env: pb ? archiveEnv(pb.config, pb.database.stanza) : undefined,
+    };
   },
 
   async ready(ctx) {
@@ -129,6 +177,19 @@ export const postgresService: ServiceSpec<PostgresInfo> = {
       );
     const exists = (await psql(`SELECT 1 FROM pg_database WHERE datname = '${db.replace(/'/g, "''")}'`)).stdout.trim();
     if (exists !== '1') await psql(`CREATE DATABASE "${db.replace(/"/g, '""')}"`);
+    const pb = pgbackrestOf(ctx);
+    // The stanza is created once the server answers (idempotent), so `make backup` needs no setup.
+    if (pb)
+      await runOnce(
+        requireTool('pgbackrest'),
+        [
+          `--config=${pb.config}`,
+          `--config-include-path=${path.join(pb.base, 'conf.d')}`,
+          `--stanza=${pb.database.stanza}`,
+          'stanza-create',
+        ],
+        { runAs: ctx.runAs, cwd: '/', timeoutMs: 120_000 },
+      );
   },
 
   info(ctx) {

@@ -15,12 +15,14 @@ export interface PushgatewayInfo extends Record<string, unknown> {
 export const pushgatewayService: ServiceSpec<PushgatewayInfo> = {
   kind: 'pushgateway',
   tools: ['prometheus-pushgateway'],
+  readyTimeoutMs: 15_000,
   command(ctx) {
     return {
       bin: requireTool('prometheus-pushgateway'),
       args: [
         `--web.listen-address=${ctx.host}:${ctx.port}`,
         `--persistence.file=${path.join(ctx.dir, 'metrics.store')}`,
+        '--persistence.interval=1m',
       ],
     };
   },

@@ -1,0 +1,210 @@
+// Where an environment's PostgreSQL lives (environments/<env>.yaml `database`): the local stack's
+// own instance (kind local: commands run here, as the postgres OS user when we are root) or a
+// database host reached over SSH (kind ssh: commands run there through `database.host.runAs`).
+// Backup, status, restore, drill and dump scripts talk to either through this one interface.
+import { spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DatabaseConfig, Environment } from './environments.js';
+import { UserError } from './errors.js';
+import { runDirFrom } from './local-stack/state.js';
+import { renderSecretsConfig } from './pgbackrest.js';
+import { maskSecrets } from './secrets.js';
+import { lookupUser, type Identity } from './services/process.js';
+import { Stack, type PostgresInfo } from './services/index.js';
+import { shq, SshClient } from './ssh.js';
+import { findTool, toolEnvPath } from './tools.js';
+
+export interface HostResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Paths and ports of the cluster a DbHost backs up (as seen on that host). */
+export interface ClusterPaths {
+  dataDir: string;
+  port: number;
+  socketDir: string;
+  binDir: string;
+  /** pgBackRest main config on the host. */
+  pgbackrestConfig: string;
+  scratchDir: string;
+  lockDir: string;
+  scratchPort: number;
+}
+
+export interface DbHost {
+  /** "local stack (.run)" or "deploy@db.example:22". */
+  readonly label: string;
+  readonly kind: 'local' | 'ssh';
+  readonly paths: ClusterPaths;
+  /** Runs argv as the postgres OS user; never throws on a non-zero exit (check .code). */
+  run(argv: string[], o?: { input?: string; timeoutMs?: number }): Promise<HostResult>;
+  dispose(): void;
+}
+
+/** Runs argv on the host and returns stdout; a failure is a UserError naming `what` and the last output lines. */
+export async function must(host: DbHost, argv: string[], what: string, o: { input?: string } = {}): Promise<string> {
+  const r = await host.run(argv, o);
+  if (r.code !== 0) {
+    const tail = (r.stderr || r.stdout).trim().split('\n').slice(-4).join(' | ');
+    throw new UserError(`${what} failed on ${host.label} (exit ${r.code})${tail ? `: ${maskSecrets(tail)}` : ''}`);
+  }
+  return r.stdout;
+}
+
+/** Writes a file on the host as the postgres OS user (content through stdin, never argv). */
+export async function writeHostFile(host: DbHost, file: string, content: string, mode = '600'): Promise<void> {
+  await must(host, ['sh', '-c', 'umask 077 && cat > "$1" && chmod "$2" "$1"', 'sh', file, mode], `writing ${file}`, {
+    input: content,
+  });
+}
+
+class LocalDbHost implements DbHost {
+  readonly kind = 'local' as const;
+  constructor(
+    readonly label: string,
+    readonly paths: ClusterPaths,
+    private readonly runAs: Identity | undefined,
+  ) {}
+
+  run(argv: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<HostResult> {
+    return new Promise((resolve) => {
+      const bin = argv[0].includes('/') ? argv[0] : (findTool(argv[0]) ?? argv[0]);
+      const child = spawn(bin, argv.slice(1), {
+        env: { ...process.env, PATH: toolEnvPath() },
+        uid: this.runAs?.uid,
+        gid: this.runAs?.gid,
+        cwd: '/',
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', (err) => {
+        if (timer) clearTimeout(timer);
+        resolve({ stdout, stderr: stderr + err.message, code: 127 });
+      });
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        resolve({ stdout, stderr, code: code ?? (signal ? 128 : 1) });
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(o.input ?? '');
+    });
+  }
+
+  dispose(): void {}
+}
+
+class SshDbHost implements DbHost {
+  readonly kind = 'ssh' as const;
+  readonly label: string;
+  constructor(
+    private readonly ssh: SshClient,
+    private readonly runAsPrefix: string,
+    readonly paths: ClusterPaths,
+  ) {
+    this.label = ssh.label;
+  }
+
+  run(argv: string[], o: { input?: string } = {}): Promise<HostResult> {
+    // runAs is the environment file's own shell prefix (sudo -n -u postgres …); the words are quoted.
+    return this.ssh.run(`cd / && ${this.runAsPrefix} ${argv.map(shq).join(' ')}`, { stdin: o.input });
+  }
+
+  dispose(): void {
+    this.ssh.dispose();
+  }
+}
+
+/** The `database` section of an environment; a missing one is an operator error naming the fix. */
+export function databaseConfig(env: Environment): DatabaseConfig {
+  if (!env.database)
+    throw new UserError(`environment ${env.name} has no database section`, {
+      hint: `describe where its PostgreSQL lives under database: in ${path.basename(env.file)} (see environments/dev.yaml)`,
+    });
+  return env.database;
+}
+
+/** The run directory of the local stack the environment's database belongs to (kind local). */
+export function localRunDir(values: Record<string, unknown> = {}): string {
+  return runDirFrom(values);
+}
+
+/**
+ * Connects to where the environment's PostgreSQL lives. kind local: the postgres instance of the
+ * local stack in runDir (it must be running: `make up`); kind ssh: the database host, host key
+ * checked against known_hosts. Errors: UserError naming the next command.
+ */
+export async function connectDbHost(env: Environment, o: { runDir: string }): Promise<DbHost> {
+  const db = databaseConfig(env);
+  if (db.kind === 'local') {
+    const stack = Stack.restore({ runDir: o.runDir, readOnly: true });
+    if (!stack.has('postgres') || !stack.pid('postgres'))
+      throw new UserError(`the local stack's PostgreSQL is not running (run directory ${o.runDir})`, {
+        hint: 'start it with `make up` (it archives WAL into the local repository), then run this again',
+      });
+    const pg = stack.info<PostgresInfo>('postgres');
+    const runAs = process.getuid?.() === 0 ? lookupUser('postgres') : undefined;
+    const base = path.join(o.runDir, 'pgbackrest');
+    writeLocalSecrets(base, db, env, runAs);
+    return new LocalDbHost(
+      `local stack (${o.runDir})`,
+      {
+        dataDir: pg.dataDir,
+        port: pg.port,
+        socketDir: pg.socketDir,
+        binDir: path.dirname(findTool('postgres') ? realBin('postgres') : '/usr/lib/postgresql/15/bin/postgres'),
+        pgbackrestConfig: path.join(base, 'pgbackrest.conf'),
+        scratchDir: path.join(base, 'restore'),
+        lockDir: path.join(base, 'backup.lock'),
+        scratchPort: 0,
+      },
+      runAs,
+    );
+  }
+  if (!db.ssh)
+    throw new UserError(`environment ${env.name}: database.kind is ssh but database.ssh is missing`, {
+      hint: `add database.ssh (host, user, keyFile, knownHostsFile) to ${path.basename(env.file)}`,
+    });
+  const ssh = await SshClient.connect(db.ssh);
+  const h = db.host;
+  return new SshDbHost(ssh, h.runAs, {
+    dataDir: h.dataDir,
+    port: h.port,
+    socketDir: h.socketDir,
+    binDir: h.binDir,
+    pgbackrestConfig: h.pgbackrestConfig,
+    scratchDir: h.scratchDir,
+    lockDir: h.lockDir,
+    scratchPort: h.scratchPort,
+  });
+}
+
+/**
+ * conf.d/secrets.conf of the local stack's pgBackRest (mode 600, owned by postgres) from the
+ * environment's variables; on a database host that file is provisioned once (runbook).
+ */
+export function writeLocalSecrets(base: string, db: DatabaseConfig, env: Environment, runAs?: Identity): void {
+  const text = renderSecretsConfig(db, env.vars, env.name);
+  if (!text) return;
+  const dir = path.join(base, 'conf.d');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'secrets.conf');
+  writeFileSync(file, text, { mode: 0o600 });
+  if (runAs) {
+    chownSync(dir, runAs.uid, runAs.gid);
+    chownSync(file, runAs.uid, runAs.gid);
+  }
+}
+
+/** The PostgreSQL binaries' directory behind a PATH symlink (/usr/local/bin/postgres -> …/15/bin/postgres). */
+function realBin(name: string): string {
+  const found = findTool(name)!;
+  const pgBin = '/usr/lib/postgresql/15/bin';
+  return existsSync(path.join(pgBin, name)) ? path.join(pgBin, name) : found;
+}

@@ -1,0 +1,240 @@
+// make rotate-secret NAME=… ENV=… — rotate one secret of the inventory without downtime.
+//   JWT_SECRET    new key becomes current, old becomes previous (the API accepts both), replicas
+//                 rolled one by one, both keys verified on every replica; after the longest token
+//                 lifetime `ARGS=--finish` drops the previous key (rolled and verified again).
+//   DATABASE_URL  new password for the API's PostgreSQL role: set it, update the secret, roll the
+//                 replicas, verify a login with the new password and every replica ready; a failure
+//                 after the change puts the old password back.
+//   R2_*          Cloudflare issues R2 keys (dashboard / API token): a checked manual procedure.
+// Every run appends a record (names, times, outcome; never a value) to the rotation log.
+import { createHash, randomBytes } from 'node:crypto';
+import { loadEnvironment } from './lib/environments.js';
+import { UsageError, UserError } from './lib/errors.js';
+import { signAdminToken, tokenAccepted } from './lib/jwt-probe.js';
+import { runDirFrom } from './lib/local-stack/state.js';
+import { runScript, type ScriptContext } from './lib/main.js';
+import { fromRoot } from './lib/paths.js';
+import {
+  appendRotationRecord,
+  localRotationTarget,
+  readRotationRecords,
+  type RotationRecord,
+  type RotationTarget,
+} from './lib/rotation.js';
+import { inventoryEntry, loadInventory } from './lib/secret-inventory.js';
+import { intOption } from './lib/cli.js';
+import os from 'node:os';
+
+const newSecret = (bytes: number): string => randomBytes(bytes).toString('base64url');
+const fingerprint = (v: string | undefined): string =>
+  v ? createHash('sha256').update(v).digest('hex').slice(0, 8) : '-';
+
+function rotationTarget(envName: string, values: Record<string, unknown>, ctx: ScriptContext): RotationTarget {
+  const env = loadEnvironment(envName);
+  if (env.deploy.kind === 'local') return localRotationTarget(runDirFrom(values), ctx.exec);
+  throw new UserError(`rotation on ${env.name} (${env.deploy.kind}) needs the Kubernetes rotation target`, {
+    hint: 'the deploy mechanism provides SecretStore and AppRoller (scripts/lib/rotation.ts) for Kubernetes; until then rotate there by hand following README "Rotating a secret"',
+  });
+}
+
+async function verifyEveryReplica(urls: string[], token: string, expectAccepted: boolean, what: string): Promise<void> {
+  for (const url of urls) {
+    const accepted = await tokenAccepted(url, token);
+    if (accepted !== expectAccepted) {
+      throw new UserError(`${url}: a token signed with the ${what} key is ${accepted ? 'accepted' : 'rejected'}`, {
+        hint: 'the replica did not pick up the new secrets; see its log',
+      });
+    }
+  }
+}
+
+await runScript(
+  {
+    summary:
+      'Rotate one secret of secrets/inventory.yaml without downtime (JWT key, PostgreSQL app password, R2 keys).',
+    usage:
+      'make rotate-secret NAME=JWT_SECRET|DATABASE_URL|R2_ACCESS_KEY_ID ENV=… [DRY_RUN=1] [YES=1] [ARGS="--finish --token-lifetime=SECONDS"]',
+    options: {
+      name: { type: 'string' },
+      finish: { type: 'boolean' },
+      'token-lifetime': { type: 'string' },
+      'run-dir': { type: 'string' },
+      record: { type: 'string' },
+    },
+    optionsHelp: [
+      '      --name NAME               the secret (make: NAME=…)',
+      '      --finish                  JWT: drop the previous key once the token lifetime has passed since the rotation',
+      '      --token-lifetime=SECONDS  JWT: the longest lifetime of an issued admin token (default 86400)',
+      '      --run-dir DIR             local stack: its run directory (default .run/ or MYTV_RUN_DIR)',
+      '      --record FILE             the rotation log (default secrets/rotations.jsonl)',
+    ].join('\n'),
+  },
+  async (ctx) => {
+    const { flags, values, out, exec } = ctx;
+    const name = values.name as string | undefined;
+    if (!name)
+      throw new UsageError('which secret? NAME is missing', 'pass NAME=JWT_SECRET (see secrets/inventory.yaml)');
+    const entry = inventoryEntry(name, loadInventory());
+    if (!entry.environments.includes(flags.env)) {
+      throw new UsageError(
+        `${name} is not used in ${flags.env} (inventory: ${entry.environments.join(', ')})`,
+        'pick another ENV',
+      );
+    }
+    const env = loadEnvironment(flags.env);
+    const recordFile = (values.record as string | undefined) ?? fromRoot('secrets', 'rotations.jsonl');
+    const tokenLifetime = intOption(values['token-lifetime'], 'token-lifetime', {
+      default: 86_400,
+      min: 1,
+      max: 30 * 86_400,
+    });
+    const record = (outcome: string, detail: string): void => {
+      if (exec.dryRun) return;
+      const r: RotationRecord = {
+        secret: name,
+        environment: env.name,
+        outcome,
+        at: new Date().toISOString(),
+        by: os.userInfo().username,
+        detail,
+      };
+      appendRotationRecord(recordFile, r);
+    };
+
+    if (entry.rotation === 'manual' && name.startsWith('R2_')) {
+      out.heading(`R2 keys of ${env.name}: Cloudflare issues them, so this is a checked manual procedure`);
+      out.table(
+        [
+          'Cloudflare dashboard → R2 → Manage API tokens: create a token scoped to the logos bucket (Object Read & Write)',
+          `put its key id and secret into ${env.name}'s secret store (R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY)`,
+          `roll the API (make deploy-${env.name} re-applies the Secret and restarts replicas one by one)`,
+          'check a logo URL from GET /v2/channels answers 200 (new key in use)',
+          'delete the old API token in the dashboard',
+        ].map((step, i) => ({ step: i + 1, action: step })),
+      );
+      if (exec.dryRun) return;
+      await ctx.confirm('have all five steps been done and checked?');
+      record('rotated', 'manual procedure confirmed by the operator');
+      out.ok('recorded the R2 key rotation');
+      return;
+    }
+    if (entry.rotation !== 'jwt' && entry.rotation !== 'postgres-password') {
+      throw new UsageError(
+        `${name} is rotated by hand (inventory rotation: ${entry.rotation})`,
+        'see secrets/inventory.yaml for its owner',
+      );
+    }
+
+    const target = rotationTarget(env.name, values, ctx);
+    const replicas = target.roller.replicas();
+    if (replicas.length === 0) throw new UserError('no API replica to roll', { hint: 'start the stack first' });
+
+    if (entry.rotation === 'jwt') {
+      const current = target.store.read('JWT_SECRET');
+      const previous = target.store.read('JWT_SECRET_PREVIOUS');
+      if (!current)
+        throw new UserError(`no JWT_SECRET in ${target.store.description}`, { hint: 'start the stack first' });
+      if (values.finish) {
+        if (!previous)
+          throw new UserError('no rotation in progress: JWT_SECRET_PREVIOUS is not set', { hint: 'nothing to finish' });
+        const last = readRotationRecords(recordFile)
+          .filter((r) => r.secret === name && r.environment === env.name && r.outcome === 'rotated')
+          .pop();
+        const since = last ? (Date.now() - Date.parse(last.at)) / 1000 : Infinity;
+        if (since < tokenLifetime) {
+          throw new UserError(
+            `the previous key may still sign valid tokens for ${Math.ceil(tokenLifetime - since)} s (token lifetime ${tokenLifetime} s)`,
+            {
+              hint: 'run --finish again after that; nothing was changed',
+            },
+          );
+        }
+        out.heading(
+          `Plan: drop the previous JWT key of ${env.name} (${fingerprint(previous)}), keep ${fingerprint(current)}; roll ${replicas.join(', ')}`,
+        );
+        if (env.production) await ctx.confirm(`drop the previous JWT key in ${env.name}?`);
+        if (exec.dryRun) return;
+        target.store.write({ JWT_SECRET_PREVIOUS: null });
+        await out.task('roll the API replicas one by one', (p) => target.roller.roll(p));
+        const urls = target.roller.replicaUrls();
+        await verifyEveryReplica(urls, await signAdminToken(current), true, 'current');
+        await verifyEveryReplica(urls, await signAdminToken(previous), false, 'dropped previous');
+        record('finished', `previous key ${fingerprint(previous)} dropped`);
+        out.ok(`previous JWT key dropped; every replica accepts only ${fingerprint(current)}`);
+        return;
+      }
+      if (previous) {
+        throw new UserError('a JWT rotation is already in progress (JWT_SECRET_PREVIOUS is set)', {
+          hint: 'finish it first: ARGS=--finish once the token lifetime has passed',
+        });
+      }
+      const next = newSecret(48);
+      out.heading(
+        `Plan: JWT key of ${env.name}: new ${fingerprint(next)} becomes current, ${fingerprint(current)} becomes previous`,
+      );
+      out.line(`  store: ${target.store.description}`);
+      out.line(`  roll:  ${target.roller.description} (${replicas.join(', ')})`);
+      out.line(`  then:  ARGS=--finish after ${tokenLifetime} s drops the previous key`);
+      if (env.production) await ctx.confirm(`rotate the JWT key in ${env.name}?`);
+      if (exec.dryRun) return;
+      target.store.write({ JWT_SECRET: next, JWT_SECRET_PREVIOUS: current });
+      try {
+        await out.task('roll the API replicas one by one', (p) => target.roller.roll(p));
+        const urls = target.roller.replicaUrls();
+        await verifyEveryReplica(urls, await signAdminToken(next), true, 'new');
+        await verifyEveryReplica(urls, await signAdminToken(current), true, 'previous');
+      } catch (err) {
+        target.store.write({ JWT_SECRET: current, JWT_SECRET_PREVIOUS: null });
+        await target.roller.roll(() => undefined).catch(() => undefined);
+        record('rolled-back', `failed: ${(err as Error).message}`);
+        throw new UserError(
+          `JWT rotation failed and was rolled back (the old key is current again): ${(err as Error).message}`,
+        );
+      }
+      record('rotated', `current ${fingerprint(next)}, previous ${fingerprint(current)}`);
+      out.ok(
+        `every replica accepts the new key and still the previous one; drop it with ARGS=--finish after ${tokenLifetime} s`,
+      );
+      return;
+    }
+
+    // PostgreSQL application password.
+    const role = target.postgres.role;
+    const old = target.store.read('POSTGRES_APP_PASSWORD');
+    if (!old)
+      throw new UserError(`no PostgreSQL password in ${target.store.description}`, { hint: 'start the stack first' });
+    if (!(await target.postgres.canLogin(old))) {
+      throw new UserError(`the stored password of role ${role} does not log in now`, {
+        hint: 'fix the secret store before rotating; nothing was changed',
+      });
+    }
+    const next = newSecret(24);
+    out.heading(
+      `Plan: PostgreSQL role ${role} of ${env.name}: new password ${fingerprint(next)} (was ${fingerprint(old)})`,
+    );
+    out.line(`  1. ALTER ROLE ${role} PASSWORD (existing connections stay open; PostgreSQL checks passwords at login)`);
+    out.line(`  2. update ${target.store.description}`);
+    out.line(
+      `  3. roll ${replicas.join(', ')} one by one; 4. verify a login with the new password and every replica ready`,
+    );
+    if (env.production) await ctx.confirm(`rotate the PostgreSQL password of ${role} in ${env.name}?`);
+    if (exec.dryRun) return;
+    await target.postgres.setPassword(next);
+    try {
+      target.store.write({ POSTGRES_APP_PASSWORD: next });
+      await out.task('roll the API replicas one by one', (p) => target.roller.roll(p));
+      if (!(await target.postgres.canLogin(next))) throw new UserError('a login with the new password failed');
+      if (await target.postgres.canLogin(old)) throw new UserError('the old password still logs in');
+    } catch (err) {
+      await target.postgres.setPassword(old);
+      target.store.write({ POSTGRES_APP_PASSWORD: old });
+      await target.roller.roll(() => undefined).catch(() => undefined);
+      record('rolled-back', `failed: ${(err as Error).message}`);
+      throw new UserError(
+        `PostgreSQL password rotation failed; the old password is back in PostgreSQL and the store: ${(err as Error).message}`,
+      );
+    }
+    record('rotated', `role ${role}: ${fingerprint(old)} -> ${fingerprint(next)}`);
+    out.ok(`role ${role} uses the new password; every replica reconnected with it`);
+  },
+);

@@ -1,0 +1,219 @@
+// make rotate-secret against a running local stack (make up, native mode, free ports, its own run
+// directory): real PostgreSQL, Redis, two API replicas behind Nginx. While each rotation runs, a
+// load of public reads and admin-authenticated requests goes through Nginx; not one may fail.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { buildAppIfStaleSync } from '../../scripts/lib/app-build.js';
+import { signAdminToken, tokenAccepted, PROBE_PATH } from '../../scripts/lib/jwt-probe.js';
+import { readRotationRecords } from '../../scripts/lib/rotation.js';
+import { trackedProcesses } from '../../scripts/lib/services/index.js';
+import { requireTool } from '../../scripts/lib/tools.js';
+import { environmentsWith, freeLocalPorts } from '../support/local-stack-env.js';
+import { runEntryScript, type ScriptResult } from '../support/run-script.js';
+
+const run = promisify(execFile);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface LoadResult {
+  requests: number;
+  failures: string[];
+}
+
+/**
+ * Requests through Nginx until stopped: GET /v2/channels (must be 200) from three workers and,
+ * when a token is given, an admin PATCH probe (must not be 401/5xx) from a fourth. Paced below the
+ * dev environment's Nginx rate limits (50 r/s; admin writes 30/min), so a 429 is a real failure.
+ * Network errors count as failures.
+ */
+function startLoad(base: string, token: () => string | undefined): { stop: () => Promise<LoadResult> } {
+  let running = true;
+  const result: LoadResult = { requests: 0, failures: [] };
+  const worker = async (i: number): Promise<void> => {
+    while (running) {
+      const t = token();
+      const admin = t !== undefined && i === 3;
+      await sleep(i === 3 ? 2500 : 150);
+      try {
+        const res = admin
+          ? await fetch(`${base}${PROBE_PATH}`, {
+              method: 'PATCH',
+              headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
+              body: '{}',
+            })
+          : await fetch(`${base}/v2/channels?limit=5`);
+        await res.arrayBuffer();
+        result.requests++;
+        const ok = admin ? res.status !== 401 && res.status < 500 : res.status === 200;
+        if (!ok) result.failures.push(`${admin ? 'PATCH probe' : 'GET /v2/channels'} -> ${res.status}`);
+      } catch (err) {
+        result.requests++;
+        result.failures.push(`${admin ? 'PATCH probe' : 'GET'}: ${(err as Error).message}`);
+      }
+    }
+  };
+  const workers = [0, 1, 2, 3].map((i) => worker(i));
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      return result;
+    },
+  };
+}
+
+describe('make rotate-secret: zero-downtime rotation on a running local stack', function () {
+  this.timeout(180_000);
+  let tmp: string;
+  let runDir: string;
+  let envDir: string;
+  let record: string;
+  let nginx: string;
+  let apiUrls: string[];
+
+  const script = (name: string, args: string[] = []): Promise<ScriptResult> =>
+    runEntryScript(`scripts/${name}.ts`, ['--run-dir', runDir, ...args], {
+      env: {
+        MYTV_ENVIRONMENTS_DIR: envDir,
+        MYTV_DOCKER: '0',
+        ENV: 'dev',
+        PROFILE: undefined,
+        MODE: undefined,
+        NAME: undefined,
+      },
+      timeoutMs: 300_000,
+    });
+  const rotate = (args: string[]): Promise<ScriptResult> => script('rotate-secret', ['--record', record, ...args]);
+  const file = (rel: string): string => readFileSync(path.join(runDir, rel), 'utf8').trim();
+
+  before(async function () {
+    this.timeout(600_000);
+    buildAppIfStaleSync(); // up would build it too; here its time is not taken from up's budget
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'mytv-rotate-'));
+    chmodSync(tmp, 0o755); // PostgreSQL runs as its own user and must reach the run directory
+    runDir = path.join(tmp, 'run');
+    record = path.join(tmp, 'rotations.jsonl');
+    const ports = await freeLocalPorts();
+    envDir = environmentsWith(path.join(tmp, 'environments'), ports);
+    const up = await script('up', ['--mode', 'native']);
+    expect(up.code, up.stderr + up.stdout).to.equal(0);
+    nginx = `http://127.0.0.1:${ports.nginx}`;
+    apiUrls = [`http://127.0.0.1:${ports.api}`, `http://127.0.0.1:${ports.api + 1}`];
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await script('down').catch(() => undefined);
+    for (const t of trackedProcesses(runDir)) if (t.alive && t.record) process.kill(-t.record.pid, 'SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('refuses an unknown secret and a secret rotated by hand, changing nothing (exit 2)', async () => {
+    const before = file('api-jwt-secret');
+    const unknown = await rotate(['--name', 'NOPE_SECRET']);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.match(/^error: unknown secret NOPE_SECRET/m);
+    const manual = await rotate(['--name', 'REDIS_URL']);
+    expect(manual.code).to.equal(2);
+    expect(file('api-jwt-secret')).to.equal(before);
+    expect(existsSync(record)).to.equal(false);
+  });
+
+  it('--dry-run prints the plan and changes nothing', async () => {
+    const before = file('api-jwt-secret');
+    const r = await rotate(['--name', 'JWT_SECRET', '--dry-run']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain('Plan: JWT key of dev');
+    expect(file('api-jwt-secret')).to.equal(before);
+    expect(existsSync(path.join(runDir, 'api-jwt-secret-previous'))).to.equal(false);
+    expect(existsSync(record)).to.equal(false);
+  });
+
+  it('JWT: new key current, old key previous, no failed request; --finish drops the old key after the token lifetime', async () => {
+    const oldKey = file('api-jwt-secret');
+    const oldToken = await signAdminToken(oldKey, 600);
+    const load = startLoad(nginx, () => oldToken);
+    const r = await rotate(['--name', 'JWT_SECRET', '--token-lifetime', '3600']);
+    const result = await load.stop();
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(result.failures, result.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(result.requests).to.be.greaterThan(10);
+
+    const newKey = file('api-jwt-secret');
+    expect(newKey).not.to.equal(oldKey);
+    expect(file('api-jwt-secret-previous')).to.equal(oldKey);
+    const newToken = await signAdminToken(newKey, 600);
+    for (const url of apiUrls) {
+      expect(await tokenAccepted(url, newToken), `${url} new token`).to.equal(true);
+      expect(await tokenAccepted(url, oldToken), `${url} old token before expiry`).to.equal(true);
+    }
+
+    const early = await rotate(['--name', 'JWT_SECRET', '--finish', '--token-lifetime', '3600']);
+    expect(early.code).to.equal(1);
+    expect(early.stderr).to.match(/previous key may still sign valid tokens/);
+    expect(file('api-jwt-secret-previous')).to.equal(oldKey);
+
+    const load2 = startLoad(nginx, () => newToken);
+    const finish = await rotate(['--name', 'JWT_SECRET', '--finish', '--token-lifetime', '1']);
+    const result2 = await load2.stop();
+    expect(finish.code, finish.stderr + finish.stdout).to.equal(0);
+    expect(result2.failures, result2.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(existsSync(path.join(runDir, 'api-jwt-secret-previous'))).to.equal(false);
+    for (const url of apiUrls) {
+      expect(await tokenAccepted(url, oldToken), `${url} old token after finish`).to.equal(false);
+      expect(await tokenAccepted(url, newToken), `${url} new token after finish`).to.equal(true);
+    }
+
+    const records = readRotationRecords(record);
+    expect(records.map((x) => [x.secret, x.outcome])).to.deep.equal([
+      ['JWT_SECRET', 'rotated'],
+      ['JWT_SECRET', 'finished'],
+    ]);
+    const text = readFileSync(record, 'utf8');
+    expect(text).not.to.contain(oldKey);
+    expect(text).not.to.contain(newKey);
+    expect(r.stdout + r.stderr + finish.stdout + finish.stderr).not.to.contain(newKey);
+  });
+
+  it('PostgreSQL: new password set, secret updated, replicas rolled with no failed request; the old password no longer logs in', async () => {
+    const oldPassword = file('postgres/password');
+    const pg = JSON.parse(readFileSync(path.join(runDir, 'stack.json'), 'utf8')) as {
+      instances: { name: string; port: number }[];
+    };
+    const pgPort = pg.instances.find((i) => i.name === 'postgres')!.port;
+    const login = async (password: string): Promise<boolean> => {
+      try {
+        const { stdout } = await run(
+          requireTool('psql'),
+          ['-X', '-tAc', 'SELECT 1', '-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', 'mytv'],
+          {
+            env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
+          },
+        );
+        return stdout.trim() === '1';
+      } catch {
+        return false;
+      }
+    };
+    expect(await login(oldPassword)).to.equal(true);
+
+    const load = startLoad(nginx, () => undefined);
+    const r = await rotate(['--name', 'DATABASE_URL']);
+    const result = await load.stop();
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(result.failures, result.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(result.requests).to.be.greaterThan(10);
+
+    const newPassword = file('postgres/password');
+    expect(newPassword).not.to.equal(oldPassword);
+    expect(await login(newPassword)).to.equal(true);
+    expect(await login(oldPassword)).to.equal(false);
+    for (const url of apiUrls) expect((await fetch(`${url}/health/ready`)).status, url).to.equal(200);
+    expect(readFileSync(record, 'utf8')).not.to.contain(newPassword);
+    expect(r.stdout + r.stderr).not.to.contain(newPassword);
+    expect(readRotationRecords(record).pop()).to.include({ secret: 'DATABASE_URL', outcome: 'rotated' });
+  });
+});
