@@ -114,6 +114,13 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
     LISTEN_HTTPS: listenTarget(listen.address, listen.https)
       .map((t) => `listen ${t} ssl http2;`)
       .join('\n'),
+    // snippets/default-server.conf: the same addresses, as default_server (refuses other names).
+    LISTEN_HTTP_DEFAULT: listenTarget(listen.address, listen.http)
+      .map((t) => `listen ${t} default_server;`)
+      .join('\n'),
+    LISTEN_HTTPS_DEFAULT: listenTarget(listen.address, listen.https)
+      .map((t) => `listen ${t} ssl http2 default_server;`)
+      .join('\n'),
     HTTPS_PORT_SUFFIX: listen.https === 443 ? '' : `:${listen.https}`,
     STATUS_LISTEN: `${listen.statusAddress}:${listen.status}`,
     ORIGIN_LOCK: originLockBlock(originLock, env.name),
