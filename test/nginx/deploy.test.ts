@@ -80,7 +80,7 @@ function exchange(port: number, host: string, o: { tls: boolean; sni?: string })
         })
       : net.connect(port, '127.0.0.1', () => socket.write(request));
     socket.on('data', (c: Buffer) => (result.answer += c.toString('latin1')));
-    socket.on('error', (e) => (result.error = e.message));
+    socket.on('error', (e: Error) => (result.error = e.message));
     socket.on('close', () => resolve(result));
     socket.setTimeout(20_000, () => socket.destroy(new Error('no close within 20 s')));
   });

@@ -137,10 +137,11 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
     if (aop) {
       if (!tls.originPullCa)
         throw new UserError(`environment ${env.name} enables Authenticated Origin Pulls without a CA`, {
-          hint: `set nginx.tls.originPullCa (Cloudflare's origin-pull CA) in ${path.basename(env.file)}`,
+          hint: `set nginx.tls.originPullCa (the CA of the zone's or host name's own origin-pull certificate, not Cloudflare's shared one) in ${path.basename(env.file)}`,
         });
       vars.ORIGIN_PULL = [
-        "# Authenticated Origin Pulls: only Cloudflare's client certificate is accepted.",
+        '# Authenticated Origin Pulls: only the client certificate Cloudflare presents for this zone/host name',
+        "# (our own CA, not Cloudflare's shared origin-pull CA, which every Cloudflare account presents).",
         `ssl_client_certificate ${tls.originPullCa};`,
         'ssl_verify_client on;',
       ].join('\n');
