@@ -64,7 +64,7 @@ describe('quality gate and smoke check scripts', function () {
     before(async () => {
       server = http.createServer((req, res) => {
         const status = req.url === '/health/ready' ? ready : req.url?.startsWith('/v2/channels') ? 200 : 404;
-        res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{"data":[]}');
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -75,14 +75,17 @@ describe('quality gate and smoke check scripts', function () {
       ready = 200;
       const r = await runEntryScript('scripts/smoke.ts', ['--env=staging', `--url=${base}`, '--json']);
       expect(r.code, r.stderr).to.equal(0);
-      expect((JSON.parse(r.stdout) as { status: string }[]).map((x) => x.status)).to.deep.equal(['200', '200']);
+      expect((JSON.parse(r.stdout) as { status: string }[]).map((x) => x.status)).to.deep.equal([
+        'HTTP 200',
+        'HTTP 200',
+      ]);
     });
 
     it('fails after its deadline when readiness stays 503, naming the rollback target', async () => {
       ready = 503;
       const r = await runEntryScript('scripts/smoke.ts', ['--env=staging', `--url=${base}`, '--timeout=1']);
       expect(r.code).to.equal(1);
-      expect(r.stderr).to.contain('answered 503');
+      expect(r.stderr).to.contain('answered HTTP 503');
       expect(r.stderr).to.contain('make rollback-staging');
     });
   });

@@ -3,6 +3,8 @@
 // endpoint 200 with a JSON `data` array. Polled until a deadline: the edge may take a moment to
 // see the new pods.
 
+import { sleep } from '../wait.js';
+
 export interface PublicCheck {
   url: string;
   ok: boolean;
@@ -37,6 +39,6 @@ export async function verifyPublic(publicUrl: string, timeoutMs: number, interva
   for (;;) {
     const results = [await checkOnce(`${base}/health/ready`, false), await checkOnce(`${base}${READ_PATH}`, true)];
     if (results.every((r) => r.ok) || Date.now() >= deadline) return results;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, Math.max(0, deadline - Date.now()))));
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
 }
