@@ -379,7 +379,7 @@ describe('app: API against real PostgreSQL, Redis and R2', function () {
         const counted = async () =>
           Number(
             /^app_dependency_unavailable_total\{dependency="postgres"\} (\d+)/m.exec(
-              await (await get('/metrics')).text(),
+              await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text(),
             )?.[1],
           );
         const countBefore = await counted();

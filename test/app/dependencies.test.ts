@@ -36,11 +36,15 @@ describe('app: workspace dependencies (imports ⊆ app/package.json, from the lo
     expect(dependencyProblems(imports, manifest, lock)).to.deep.equal([]);
   });
 
-  it('fails for a runtime import declared only by the root package.json (zod before this fix, jose later)', function () {
-    const withJose: AppImport[] = [...imports, { pkg: 'jose', file: 'app/src/auth/jwt.ts', typeOnly: false }];
-    const problems = dependencyProblems(withJose, manifest, lock);
+  it('fails for a runtime import declared only by the root package.json (zod before this fix)', function () {
+    // dotenv is a root dependency (the scripts use it) that the app does not declare.
+    expect(manifest.dependencies).to.not.have.property('dotenv');
+    const withDotenv: AppImport[] = [...imports, { pkg: 'dotenv', file: 'app/src/config/config.ts', typeOnly: false }];
+    const problems = dependencyProblems(withDotenv, manifest, lock);
     expect(problems).to.have.length(1);
-    expect(problems[0]).to.match(/app\/src\/auth\/jwt\.ts imports jose at run time .* npm install jose@VERSION -w app/);
+    expect(problems[0]).to.match(
+      /app\/src\/config\/config\.ts imports dotenv at run time .* npm install dotenv@VERSION -w app/,
+    );
 
     const withoutZod = { ...manifest, dependencies: { ...manifest.dependencies } };
     delete (withoutZod.dependencies as Record<string, string>).zod;
