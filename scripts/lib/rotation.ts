@@ -63,14 +63,12 @@ export class LocalSecretStore implements SecretStore {
     if (!rel) throw new Error(`the local stack keeps no secret named ${name}`);
     return path.join(this.runDir, rel);
   }
-  // eslint-disable-next-line @typescript-eslint/require-await
   async read(name: string): Promise<string | undefined> {
     const f = this.file(name);
     const v = existsSync(f) ? readFileSync(f, 'utf8').trim() : '';
     registerSecret(v);
     return v || undefined;
   }
-  // eslint-disable-next-line @typescript-eslint/require-await
   async write(changes: Record<string, string | null>): Promise<void> {
     for (const [name, value] of Object.entries(changes)) {
       const f = this.file(name);

@@ -91,7 +91,10 @@ describe('make rotate-secret on Kubernetes (kubectl stand-in, Secret on stdin, r
       'kubectl call in the environment context and namespace',
     );
     expectNoValue(r, [OLD_KEY, next, DB_URL]);
-    const rec = readFileSync(recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { outcome: string });
+    const rec = readFileSync(recordFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { outcome: string });
     expect(rec.map((x) => x.outcome)).to.deep.equal(['rotated']);
     expect(readFileSync(recordFile, 'utf8')).to.not.include(next).and.not.include(OLD_KEY);
   });
@@ -166,7 +169,9 @@ describe('make rotate-secret on Kubernetes (kubectl stand-in, Secret on stdin, r
 
     const pg = await rotate(['--env=staging', '--name=DATABASE_URL'], STAGING);
     expect(pg.code).to.equal(1);
-    expect(pg.stderr.split('\n')[0]).to.match(/^error: the PostgreSQL password of staging is not rotated by this command/);
+    expect(pg.stderr.split('\n')[0]).to.match(
+      /^error: the PostgreSQL password of staging is not rotated by this command/,
+    );
     expect(changingCalls(pg.calls)).to.deep.equal([]);
     expectNoValue(pg, [DB_URL]);
   });

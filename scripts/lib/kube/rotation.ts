@@ -167,7 +167,11 @@ export class KubeRoller implements AppRoller {
  * The rotation target of a Kubernetes environment, after the kube-context guard. PostgreSQL
  * password rotation has no target here (see rotate-secret: a documented manual step).
  */
-export async function kubeRotationTarget(exec: Exec, env: Environment, timeoutSeconds: number): Promise<RotationTarget> {
+export async function kubeRotationTarget(
+  exec: Exec,
+  env: Environment,
+  timeoutSeconds: number,
+): Promise<RotationTarget> {
   const kubectl = new Kubectl(exec, env);
   await guardContext(kubectl, env);
   return { store: new KubeSecretStore(kubectl), roller: new KubeRoller(kubectl, env.api.publicUrl, timeoutSeconds) };
