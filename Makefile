@@ -102,9 +102,9 @@ migrate: $(NPM_STAMP) ## Apply pending SQL migrations (DATABASE_URL from the env
 seed: $(NPM_STAMP) ## Load the deterministic data set (CHANNELS=50; DATABASE_URL, REDIS_URL as for migrate)
 	@$(call SCRIPT,seed) $(if $(CHANNELS),--channels=$(CHANNELS))
 
-.PHONY: bench-api
-bench-api: $(NPM_STAMP) ## Benchmark the cached read endpoints against a node:http baseline (BENCH_ARGS="--duration 10")
-	@$(call SCRIPT,bench-api) $(BENCH_ARGS)
+.PHONY: bench
+bench: $(NPM_STAMP) ## Benchmark cached/uncached reads, 304s and admin writes against a node:http baseline (BENCH_ARGS="--check")
+	@$(call SCRIPT,bench) $(BENCH_ARGS)
 
 ##@ Backups and recovery
 # TYPE=full|diff|incr  TARGET_TIME=ISO-8601|latest map to the scripts' flags.

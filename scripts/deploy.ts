@@ -10,7 +10,7 @@ import path from 'node:path';
 import { intOption } from './lib/cli.js';
 import { loadEnvironment } from './lib/environments.js';
 import { UserError } from './lib/errors.js';
-import { createDeployer, DeployFailure, migrationObjects } from './lib/kube/deployers.js';
+import { APP_SECRET, createDeployer, DeployFailure, migrationObjects } from './lib/kube/deployers.js';
 import { deployCommit, deployedBy } from './lib/kube/git.js';
 import { toYamlStream } from './lib/kube/manifests.js';
 import { checkRender, guardContext } from './lib/kube/preflight.js';
@@ -21,7 +21,6 @@ import { runScript } from './lib/main.js';
 import { repoRoot } from './lib/paths.js';
 
 /** The Secret every pod reads (helm/mytv-api values app.existingSecret; kustomize/base). */
-const APP_SECRET = 'mytv-api';
 
 await runScript(
   {

@@ -13,6 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  drDrillMetrics,
   formatAge,
   hostSql,
   metricsTextfile,
@@ -240,33 +241,12 @@ await runScript(
         const files = writeReport(reportDir, id, report);
         const published = await publishMetrics(
           renderMetrics(
-            [
-              {
-                name: 'mytv_dr_drill_rpo_seconds',
-                help: 'RPO measured by the last DR drill.',
-                value: report.rpoSeconds,
-              },
-              {
-                name: 'mytv_dr_drill_rto_seconds',
-                help: 'RTO measured by the last DR drill (loss to API ready).',
-                value: report.rtoSeconds,
-              },
-              {
-                name: 'mytv_dr_drill_markers_lost',
-                help: 'Marker rows acknowledged but not recovered.',
-                value: report.markers.lost,
-              },
-              {
-                name: 'mytv_dr_drill_last_success_timestamp_seconds',
-                help: 'End time of the last successful DR drill.',
-                value: Date.now() / 1000,
-              },
-              {
-                name: 'mytv_dr_drill_slo_met',
-                help: '1 when the last drill met the RPO and RTO targets.',
-                value: report.met ? 1 : 0,
-              },
-            ],
+            drDrillMetrics({
+              rpoSeconds: report.rpoSeconds,
+              rtoSeconds: report.rtoSeconds,
+              markersLost: report.markers.lost,
+              met: report.met,
+            }),
             { environment: env.name },
           ),
           {

@@ -1,5 +1,6 @@
 // make restore-dump ENV=… [ARGS=--file=PATH] — restores a pg_dump archive (default: the newest
-// from make dump) into a NEW scratch database on the same server; never into the live database.
+// from make dump) into a NEW scratch database on the same server; never into the live database
+// nor any database that already exists (--into=NAME names the new one).
 //   preflight: the file exists and pg_restore can read it; plan printed (--dry-run stops)
 //   act:       CREATE DATABASE <db>_restore_<time>; pg_restore --no-owner --exit-on-error
 //   verify:    the tables of the live database are present, key-table row counts shown
@@ -16,10 +17,16 @@ await runScript(
   {
     summary: 'Restore a pg_dump archive into a new scratch database and check it (never the live one).',
     usage: 'make restore-dump ENV=… [ARGS="--file=PATH --drop"]',
-    options: { file: { type: 'string' }, drop: { type: 'boolean' }, 'run-dir': { type: 'string' } },
+    options: {
+      file: { type: 'string' },
+      into: { type: 'string' },
+      drop: { type: 'boolean' },
+      'run-dir': { type: 'string' },
+    },
     optionsHelp: [
       'Options:',
       '  --file=PATH   the dump on the database host (default: the newest from make dump)',
+      '  --into=NAME   name of the NEW scratch database (default: <db>_restore_<time>); refused if it exists',
       '  --drop        drop the scratch database after the check',
     ].join('\n'),
   },
@@ -50,7 +57,22 @@ await runScript(
             hint: 'pass --file=PATH of a file made by make dump (pg_dump -Fc)',
           },
         );
-      const scratch = `${db.name}_restore_${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+      const scratch =
+        (values.into as string | undefined) ??
+        `${db.name}_restore_${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(scratch))
+        throw new UserError(`--into=${scratch} is not a plain database name`, {
+          hint: 'use lower-case letters, digits and _ (at most 63 characters), e.g. --into=mytv_restore_check',
+        });
+      if (scratch === db.name)
+        throw new UserError(`refusing to restore into the live database ${db.name}`, {
+          hint: 'restore-dump only fills a NEW scratch database: leave out --into or name a database that does not exist',
+        });
+      const [[exists]] = await hostSql(host, `SELECT count(*) FROM pg_database WHERE datname = '${scratch}'`);
+      if (Number(exists) > 0)
+        throw new UserError(`refusing to restore into the existing database ${scratch} on ${host.label}`, {
+          hint: `restore-dump only fills a NEW scratch database: name another with --into, or drop it first (DROP DATABASE "${scratch}")`,
+        });
       out.table(
         [
           { what: 'dump', value: `${file} on ${host.label}` },

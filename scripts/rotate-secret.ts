@@ -23,18 +23,40 @@ import {
 } from './lib/rotation.js';
 import { inventoryEntry, loadInventory } from './lib/secret-inventory.js';
 import { intOption } from './lib/cli.js';
+import { kubeRotationTarget } from './lib/kube/rotation.js';
 import os from 'node:os';
 
 const newSecret = (bytes: number): string => randomBytes(bytes).toString('base64url');
 const fingerprint = (v: string | undefined): string =>
   v ? createHash('sha256').update(v).digest('hex').slice(0, 8) : '-';
 
-function rotationTarget(envName: string, values: Record<string, unknown>, ctx: ScriptContext): RotationTarget {
+async function rotationTarget(
+  envName: string,
+  values: Record<string, unknown>,
+  ctx: ScriptContext,
+): Promise<RotationTarget> {
   const env = loadEnvironment(envName);
   if (env.deploy.kind === 'local') return localRotationTarget(runDirFrom(values), ctx.exec);
-  throw new UserError(`rotation on ${env.name} (${env.deploy.kind}) needs the Kubernetes rotation target`, {
-    hint: 'the deploy mechanism provides SecretStore and AppRoller (scripts/lib/rotation.ts) for Kubernetes; until then rotate there by hand following README "Rotating a secret"',
-  });
+  const timeout = intOption(values.timeout, 'timeout', { default: 600, min: 30, max: 3600 });
+  return kubeRotationTarget(ctx.exec, env, timeout);
+}
+
+/**
+ * After a failed rotation: the old values back into the store, then one more roll. Returns the
+ * state in words for the error message and the record (never a value).
+ */
+async function restoreAndRoll(target: RotationTarget, old: Record<string, string | null>): Promise<string> {
+  try {
+    await target.store.write(old);
+  } catch (err) {
+    return `the old values could NOT be put back into ${target.store.description} (${(err as Error).message}): it holds the new value, the replicas may run either`;
+  }
+  try {
+    await target.roller.roll(() => undefined);
+  } catch (err) {
+    return `the old values are back in ${target.store.description}, but the roll back onto them failed (${(err as Error).message}): replicas may still run the new value`;
+  }
+  return `rolled back: the old values are back in ${target.store.description} and every replica was rolled onto them`;
 }
 
 async function verifyEveryReplica(urls: string[], token: string, expectAccepted: boolean, what: string): Promise<void> {
@@ -60,6 +82,7 @@ await runScript(
       'token-lifetime': { type: 'string' },
       'run-dir': { type: 'string' },
       record: { type: 'string' },
+      timeout: { type: 'string' },
     },
     optionsHelp: [
       '      --name NAME               the secret (make: NAME=…)',
@@ -67,6 +90,7 @@ await runScript(
       '      --token-lifetime=SECONDS  JWT: the longest lifetime of an issued admin token (default 86400)',
       '      --run-dir DIR             local stack: its run directory (default .run/ or MYTV_RUN_DIR)',
       '      --record FILE             the rotation log (default secrets/rotations.jsonl)',
+      '      --timeout=SECONDS         Kubernetes: kubectl rollout status --timeout (default 600)',
     ].join('\n'),
   },
   async (ctx) => {
@@ -125,13 +149,13 @@ await runScript(
       );
     }
 
-    const target = rotationTarget(env.name, values, ctx);
+    const target = await rotationTarget(env.name, values, ctx);
     const replicas = target.roller.replicas();
     if (replicas.length === 0) throw new UserError('no API replica to roll', { hint: 'start the stack first' });
 
     if (entry.rotation === 'jwt') {
-      const current = target.store.read('JWT_SECRET');
-      const previous = target.store.read('JWT_SECRET_PREVIOUS');
+      const current = await target.store.read('JWT_SECRET');
+      const previous = await target.store.read('JWT_SECRET_PREVIOUS');
       if (!current)
         throw new UserError(`no JWT_SECRET in ${target.store.description}`, { hint: 'start the stack first' });
       if (values.finish) {
@@ -154,7 +178,7 @@ await runScript(
         );
         if (env.production) await ctx.confirm(`drop the previous JWT key in ${env.name}?`);
         if (exec.dryRun) return;
-        target.store.write({ JWT_SECRET_PREVIOUS: null });
+        await target.store.write({ JWT_SECRET_PREVIOUS: null });
         await out.task('roll the API replicas one by one', (p) => target.roller.roll(p));
         const urls = target.roller.replicaUrls();
         await verifyEveryReplica(urls, await signAdminToken(current), true, 'current');
@@ -177,19 +201,16 @@ await runScript(
       out.line(`  then:  ARGS=--finish after ${tokenLifetime} s drops the previous key`);
       if (env.production) await ctx.confirm(`rotate the JWT key in ${env.name}?`);
       if (exec.dryRun) return;
-      target.store.write({ JWT_SECRET: next, JWT_SECRET_PREVIOUS: current });
+      await target.store.write({ JWT_SECRET: next, JWT_SECRET_PREVIOUS: current });
       try {
         await out.task('roll the API replicas one by one', (p) => target.roller.roll(p));
         const urls = target.roller.replicaUrls();
         await verifyEveryReplica(urls, await signAdminToken(next), true, 'new');
         await verifyEveryReplica(urls, await signAdminToken(current), true, 'previous');
       } catch (err) {
-        target.store.write({ JWT_SECRET: current, JWT_SECRET_PREVIOUS: null });
-        await target.roller.roll(() => undefined).catch(() => undefined);
-        record('rolled-back', `failed: ${(err as Error).message}`);
-        throw new UserError(
-          `JWT rotation failed and was rolled back (the old key is current again): ${(err as Error).message}`,
-        );
+        const state = await restoreAndRoll(target, { JWT_SECRET: current, JWT_SECRET_PREVIOUS: null });
+        record('rolled-back', `failed: ${(err as Error).message}; ${state}`);
+        throw new UserError(`JWT rotation failed: ${(err as Error).message}; ${state}`);
       }
       record('rotated', `current ${fingerprint(next)}, previous ${fingerprint(current)}`);
       out.ok(
@@ -199,11 +220,20 @@ await runScript(
     }
 
     // PostgreSQL application password.
-    const role = target.postgres.role;
-    const old = target.store.read('POSTGRES_APP_PASSWORD');
+    if (!target.postgres) {
+      throw new UserError(
+        `the PostgreSQL password of ${env.name} is not rotated by this command (no scripted path to the role from ${target.store.description})`,
+        {
+          hint: `manual step (README "Rotating a secret"): on the database host ALTER ROLE … PASSWORD with the SQL on stdin, put the new DATABASE_URL into the Secret with kubectl apply -f - (stdin), then kubectl rollout restart + rollout status; nothing was changed`,
+        },
+      );
+    }
+    const postgres = target.postgres;
+    const role = postgres.role;
+    const old = await target.store.read('POSTGRES_APP_PASSWORD');
     if (!old)
       throw new UserError(`no PostgreSQL password in ${target.store.description}`, { hint: 'start the stack first' });
-    if (!(await target.postgres.canLogin(old))) {
+    if (!(await postgres.canLogin(old))) {
       throw new UserError(`the stored password of role ${role} does not log in now`, {
         hint: 'fix the secret store before rotating; nothing was changed',
       });
@@ -219,15 +249,15 @@ await runScript(
     );
     if (env.production) await ctx.confirm(`rotate the PostgreSQL password of ${role} in ${env.name}?`);
     if (exec.dryRun) return;
-    await target.postgres.setPassword(next);
+    await postgres.setPassword(next);
     try {
-      target.store.write({ POSTGRES_APP_PASSWORD: next });
+      await target.store.write({ POSTGRES_APP_PASSWORD: next });
       await out.task('roll the API replicas one by one', (p) => target.roller.roll(p));
-      if (!(await target.postgres.canLogin(next))) throw new UserError('a login with the new password failed');
-      if (await target.postgres.canLogin(old)) throw new UserError('the old password still logs in');
+      if (!(await postgres.canLogin(next))) throw new UserError('a login with the new password failed');
+      if (await postgres.canLogin(old)) throw new UserError('the old password still logs in');
     } catch (err) {
-      await target.postgres.setPassword(old);
-      target.store.write({ POSTGRES_APP_PASSWORD: old });
+      await postgres.setPassword(old);
+      await target.store.write({ POSTGRES_APP_PASSWORD: old });
       await target.roller.roll(() => undefined).catch(() => undefined);
       record('rolled-back', `failed: ${(err as Error).message}`);
       throw new UserError(

@@ -5,6 +5,8 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppModule } from './app.module.js';
 import { type AppConfig, trustedProxyMatcher } from './config/config.js';
+import { CacheService } from './cache/cache.service.js';
+import { installCachedReplyFastPath } from './http/cached-reply.js';
 import { installHttpHooks, requestIdFrom } from './http/hooks.js';
 import { type AppLogger, createLogger, NestWinstonLogger } from './logging/logger.js';
 import { AppMetrics } from './metrics/metrics.js';
@@ -52,6 +54,8 @@ export async function createApp(
     lifecycle,
     isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
   });
+  // After the observability hooks: a fast-path answer still gets its request id, metrics and log line.
+  const fastPath = installCachedReplyFastPath(fastify);
   fastify.addContentTypeParser(
     Object.keys(LOGO_CONTENT_TYPES),
     { parseAs: 'buffer', bodyLimit: config.r2.logoMaxBytes },
@@ -67,6 +71,7 @@ export async function createApp(
       abortOnError: false,
     },
   );
+  fastPath.use(app.get(CacheService).replies);
   await app.listen(config.port, config.host);
   const server = app.getHttpServer();
   const address = server.address();

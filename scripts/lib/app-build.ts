@@ -1,5 +1,5 @@
 // Building the API (app/ -> app/dist with tsc): the one place that knows how, and when a build is
-// due. Used by make build, make up, make bench-api and the tests that run the built app.
+// due. Used by make build, make up, make bench and the tests that run the built app.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -626,3 +626,31 @@ export function backupMetrics(info: StanzaInfo, archive: ArchiveStatus | undefin
   }
   return m;
 }
+
+/**
+ * The metrics make dr-drill publishes (issue 12's DrDrillOutsideObjective alert and backups
+ * dashboard read them): RPO/RTO in seconds, marker rows lost, 1/0 objective met, and now as the
+ * last success time (seconds since the epoch).
+ */
+export function drDrillMetrics(r: {
+  rpoSeconds: number;
+  rtoSeconds: number;
+  markersLost: number;
+  met: boolean;
+}): Metric[] {
+  return [
+    { name: 'mytv_dr_drill_rpo_seconds', help: 'RPO measured by the last DR drill.', value: r.rpoSeconds },
+    {
+      name: 'mytv_dr_drill_rto_seconds',
+      help: 'RTO measured by the last DR drill (loss to API ready).',
+      value: r.rtoSeconds,
+    },
+    { name: 'mytv_dr_drill_markers_lost', help: 'Marker rows acknowledged but not recovered.', value: r.markersLost },
+    {
+      name: 'mytv_dr_drill_last_success_timestamp_seconds',
+      help: 'End time of the last successful DR drill.',
+      value: Date.now() / 1000,
+    },
+    { name: 'mytv_dr_drill_slo_met', help: '1 when the last drill met the RPO and RTO targets.', value: r.met ? 1 : 0 },
+  ];
+}

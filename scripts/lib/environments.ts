@@ -216,7 +216,7 @@ export const environmentSchema = z.strictObject({
         .optional(),
       /** Refuse requests whose peer is not a Cloudflare range (nginx/cloudflare-ips.txt). */
       originLock: z.boolean(),
-      /** Also require Cloudflare's client certificate (Authenticated Origin Pulls); needs tls.originPullCa. */
+      /** Also require the origin-pull client certificate (Authenticated Origin Pulls, `ssl_verify_client on`); needs tls.originPullCa. */
       authenticatedOriginPulls: z.boolean().default(false),
       /** API replicas as host:port; default 127.0.0.1:<api.port>. */
       upstreams: z.array(upstreamAddress).min(1).optional(),
@@ -234,6 +234,11 @@ export const environmentSchema = z.strictObject({
         .strictObject({
           certificate: configPath,
           certificateKey: configPath,
+          /**
+           * CA of the zone-level or per-hostname origin-pull certificate uploaded to Cloudflare (terraform/:
+           * `terraform output -raw origin_pull_ca_pem`). Not Cloudflare's shared origin-pull CA: every
+           * Cloudflare account presents that one (nginx/README.md, "Authenticated Origin Pulls").
+           */
           originPullCa: configPath.optional(),
         })
         .optional(),
@@ -278,6 +283,11 @@ export const environmentSchema = z.strictObject({
         })
         .prefault({}),
       releasesKept: z.number().int().min(2).max(50).default(5),
+    })
+    .refine((n) => !n.authenticatedOriginPulls || n.tls?.originPullCa !== undefined, {
+      path: ['tls', 'originPullCa'],
+      message:
+        "authenticatedOriginPulls needs the CA of this zone's or host name's own origin-pull certificate (not Cloudflare's shared one; see nginx/README.md)",
     })
     .optional(),
   database: databaseSchema.optional(),

@@ -15,9 +15,9 @@ import type { PostgresInfo } from './services/index.js';
 /** Where an environment's secret values live. Values pass through memory only, never argv or logs. */
 export interface SecretStore {
   readonly description: string;
-  read(name: string): string | undefined;
+  read(name: string): Promise<string | undefined>;
   /** Sets (string) or removes (null) several values at once. */
-  write(changes: Record<string, string | null>): void;
+  write(changes: Record<string, string | null>): Promise<void>;
 }
 
 /** Restarts the API replicas one at a time, each ready before the next: no moment without capacity. */
@@ -40,7 +40,8 @@ export interface PostgresRole {
 export interface RotationTarget {
   store: SecretStore;
   roller: AppRoller;
-  postgres: PostgresRole;
+  /** Absent where no scripted path to the database role exists (Kubernetes: a manual step). */
+  postgres?: PostgresRole;
 }
 
 // ---- the local stack ---------------------------------------------------------------------------
@@ -62,13 +63,13 @@ export class LocalSecretStore implements SecretStore {
     if (!rel) throw new Error(`the local stack keeps no secret named ${name}`);
     return path.join(this.runDir, rel);
   }
-  read(name: string): string | undefined {
+  async read(name: string): Promise<string | undefined> {
     const f = this.file(name);
     const v = existsSync(f) ? readFileSync(f, 'utf8').trim() : '';
     registerSecret(v);
     return v || undefined;
   }
-  write(changes: Record<string, string | null>): void {
+  async write(changes: Record<string, string | null>): Promise<void> {
     for (const [name, value] of Object.entries(changes)) {
       const f = this.file(name);
       if (value === null) rmSync(f, { force: true });

@@ -229,14 +229,14 @@ describe('app: the built process (logs, shutdown)', function () {
           async () => (await fetch(`${app.url}/health/ready`, { headers: { connection: 'close' } })).status === 503,
         );
         expect((await fetch(`${app.url}/health/live`, { headers: { connection: 'close' } })).status).to.equal(200);
-        expect(app.logs().map((l) => l.message)).to.not.include('stopped accepting connections; draining');
+        expect(app.logs().map((l) => l.msg)).to.not.include('stopped accepting connections; draining');
         const refusesConnections = async () =>
           fetch(`${app.url}/health/live`, { headers: { connection: 'close' } }).then(
             () => false,
             () => true,
           );
         await eventually(refusesConnections, 20_000);
-        expect(app.logs().map((l) => l.message)).to.include('stopped accepting connections; draining');
+        expect(app.logs().map((l) => l.msg)).to.include('stopped accepting connections; draining');
         expect(app.proc.exitCode, 'still draining the slow request').to.equal(null);
         await release(lock);
         const result = await slow;

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { fromRoot } from '../../scripts/lib/paths.js';
-import { changingCalls, KubeWorld, words, type Call } from './standin.js';
+import { changingCalls, KubeWorld, words, type Call } from '../support/kube-world.js';
 
 const STAGING = { currentContext: 'mytv-staging' } as const;
 const PROD = { currentContext: 'mytv-prod' } as const;

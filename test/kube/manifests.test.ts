@@ -22,7 +22,7 @@ import { compareEssentials, podEssentials } from '../../scripts/lib/kube/consist
 import { parseManifests, podSpecOf, type K8sObject } from '../../scripts/lib/kube/manifests.js';
 import { checkPolicies, POLICY_RULES } from '../../scripts/lib/kube/policy.js';
 import { validateObjects } from '../../scripts/lib/kube/schema.js';
-import { mergedRuleGroups } from '../../scripts/lib/generated/chart-rules.js';
+import { chartRuleGroups } from '../../scripts/lib/generated/chart-rules.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { runEntryScript } from '../support/run-script.js';
 
@@ -167,7 +167,7 @@ describe('kubernetes manifests (helm/mytv-api, kustomize/), offline with the rea
       ]);
       const objects = await renderHelm('helm/mytv-api/values-prod.yaml');
       expect((find(objects, 'PrometheusRule').spec as { groups: unknown[] }).groups).to.deep.equal(
-        mergedRuleGroups().groups,
+        chartRuleGroups().groups,
       );
       const sm = find(objects, 'ServiceMonitor').spec as { endpoints: { port: string }[] };
       expect(sm.endpoints[0].port).to.equal('metrics');

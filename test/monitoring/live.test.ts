@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
+import { backupMetrics, drDrillMetrics, publishMetrics, renderMetrics } from '../../scripts/lib/backup.js';
 import { dashboardQueries } from '../../scripts/lib/monitoring/checks.js';
 import { PrometheusClient, AlertmanagerClient } from '../../scripts/lib/monitoring/api.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
@@ -90,6 +91,8 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
   let prom: PrometheusClient;
   let am: AlertmanagerClient;
   const apis: string[] = [];
+  /** Each replica's separate /metrics listener (METRICS_PORT). */
+  const metricsUrls: string[] = [];
   let edge: string;
   let envDir: string;
 
@@ -103,8 +106,12 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
     await runMigrations(pg.url);
     await seedDatabase(pg.url, { channels: 5, anchor: new Date(), hoursBefore: 2, hoursAfter: 2 });
     for (const name of ['api-1', 'api-2']) {
-      const info = (await stack.start(name, { kind: 'api', options: { logLevel: 'warn' } })) as { url: string };
+      const info = (await stack.start(name, { kind: 'api', options: { logLevel: 'warn' } })) as {
+        url: string;
+        metricsUrl: string;
+      };
       apis.push(info.url);
+      metricsUrls.push(info.metricsUrl);
     }
     const upstreams = apis.map((u) => new URL(u).host);
     const nginx = (await stack.start('nginx', { options: { environment: 'dev', upstreams } })) as { url: string };
@@ -155,19 +162,43 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
     );
     void blackbox;
     envDir = environmentsFor(prom.baseUrl, am.baseUrl);
-    // What make backup and make dr-drill push (issue 11's metric names), as a batch job would.
+    // What make backup and make dr-drill push, rendered by issue 11's own functions (the names
+    // cannot drift), to the same Pushgateway groups (job, environment).
     const now = Math.floor(Date.now() / 1000);
-    const pushed = [
-      `pgbackrest_backup_last_success_timestamp_seconds{type="full"} ${now - 600}`,
-      `pgbackrest_backup_duration_seconds{type="full"} 42`,
-      `pgbackrest_backup_size_bytes{type="full"} 123456789`,
-      `pgbackrest_wal_archive_last_timestamp_seconds ${now - 30}`,
-      `dr_drill_rto_seconds 95`,
-      `dr_drill_rpo_seconds 12`,
-    ].join('\n');
+    const backupInfo = {
+      name: 'mytv',
+      status: { code: 0, message: 'ok', backupRunning: false },
+      backups: [
+        {
+          label: 'F',
+          type: 'full' as const,
+          start: now - 660,
+          stop: now - 600,
+          size: 123456789,
+          repoSize: 2345678,
+          error: false,
+          annotation: {},
+        },
+      ],
+    };
+    const backupText = renderMetrics(
+      [
+        ...backupMetrics(backupInfo, { lastArchivedAt: now - 30, pending: 0, ageSeconds: 0 }),
+        { name: 'pgbackrest_backup_last_run_success', help: 'last run', value: 1 },
+      ],
+      { environment: 'dev', stanza: 'mytv' },
+    );
+    const drillText = renderMetrics(drDrillMetrics({ rpoSeconds: 12, rtoSeconds: 95, markersLost: 0, met: true }), {
+      environment: 'dev',
+    });
     const gw = stack.info<{ url: string }>('pushgateway').url;
-    const res = await fetch(`${gw}/metrics/job/pgbackrest/stanza/mytv`, { method: 'PUT', body: pushed + '\n' });
-    expect(res.status, await res.text()).to.equal(200);
+    for (const [job, text] of [
+      ['pgbackrest_backup', backupText],
+      ['dr_drill', drillText],
+    ] as const) {
+      const pushed = await publishMetrics(text, { job, environment: 'dev', pushgatewayUrl: gw });
+      expect(pushed.pushError, `push ${job}`).to.equal(undefined);
+    }
 
     // Real traffic: cached reads, a route per channel, a 404, through Nginx and direct. Each route
     // is asked once first and scraped before the load: a counter's first sample has no baseline,
@@ -198,7 +229,7 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
   });
 
   it('promtool check metrics accepts what the API serves on /metrics', async () => {
-    const body = await (await fetch(`${apis[0]}/metrics`)).text();
+    const body = await (await fetch(metricsUrls[0])).text();
     const r = await new Promise<{ code: number; out: string }>((resolve) => {
       const child = spawn(requireTool('promtool'), ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
@@ -344,8 +375,17 @@ describe('monitoring: live Prometheus and Alertmanager over the running app', fu
 
   it('errors injected into the app page through the pager route, then resolve', async function () {
     this.timeout(300_000);
-    // PostgreSQL down under reads that miss every cache: each one is a 5xx.
+    // PostgreSQL down under reads that miss every cache: each one is a 5xx (503 since issue 16).
     await stack.stop('postgres');
+    // A counter's first sample has no baseline: the 5xx series must exist in Prometheus before the
+    // burst, or rate() sees none of it when the (fast-failing) burst ends between two scrapes.
+    for (const base of apis) await fetch(`${base}/v2/channels/missing-first`);
+    await until('the 5xx series of both replicas scraped', async () => {
+      const s = await prom.query(
+        'http_request_duration_seconds_count{job="api",status_code=~"5..",route!~"/health.*"}',
+      );
+      return new Set(s.map((x) => x.labels.pod)).size >= 2 || undefined;
+    });
     const statuses = await Promise.all(
       Array.from({ length: 40 }, async (_, i) => (await fetch(`${apis[i % 2]}/v2/channels/missing-${i}`)).status),
     );

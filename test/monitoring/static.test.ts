@@ -16,6 +16,7 @@ import {
   checkAlertmanager,
   checkDashboards,
   checkPrometheus,
+  dashboardQueries,
   queryError,
   routeCases,
   runTool,
@@ -85,6 +86,10 @@ describe('monitoring configs: static checks (make check-monitoring)', function (
       'PostgresConnectionsNearLimit',
       'PostgresWalArchivingStale',
       'BackupTooOld',
+      'BackupFailed',
+      'BackupMetricsAbsent',
+      'DrDrillOutsideObjective',
+      'ApiDependencyUnavailable',
       'RedisDown',
       'RedisMemoryNearLimit',
       'Nginx5xxRatioHigh',
@@ -95,9 +100,30 @@ describe('monitoring configs: static checks (make check-monitoring)', function (
     ]) {
       expect(names.has(expected), expected).to.equal(true);
     }
-    // One runbook per alert, none orphaned.
-    const runbooks = readdirSync(fromRoot('docs', 'runbooks')).map((f) => f.replace(/\.md$/, ''));
+    // One runbook per alert (named like it, PascalCase), none orphaned; kebab-case files there are
+    // procedures (backup-restore.md), not alert runbooks.
+    const runbooks = readdirSync(fromRoot('docs', 'runbooks'))
+      .map((f) => f.replace(/\.md$/, ''))
+      .filter((f) => /^[A-Z]/.test(f));
     expect(runbooks.sort()).to.deep.equal([...names].sort());
+  });
+
+  it('backup and DR alerts and panels read only metrics the backup scripts publish (issue 11)', () => {
+    // The names make backup, backup-status --publish and make dr-drill publish: every `name: '…'`
+    // of a metric in their sources. A renamed metric there, or a typo here, fails this test.
+    const sources = ['scripts/lib/backup.ts', 'scripts/backup.ts', 'scripts/dr-drill.ts']
+      .map((f) => readFileSync(fromRoot(f), 'utf8'))
+      .join('\n');
+    const published = new Set([...sources.matchAll(/name: '((?:pgbackrest|mytv_dr_drill)_\w+)'/g)].map((m) => m[1]));
+    expect(published.size, 'metrics found in the backup scripts').to.be.greaterThan(10);
+    const pattern = /\b(?:pgbackrest|mytv_dr_drill|dr_drill)_\w+/g;
+    const used = [
+      ...alertRules().flatMap((r) => [...r.expr.matchAll(pattern)].map((m) => `${m[0]} (alert ${r.alert})`)),
+      ...dashboardQueries().flatMap((q) => [...q.expr.matchAll(pattern)].map((m) => `${m[0]} (${q.file}: ${q.panel})`)),
+    ];
+    expect(used.length, 'backup metrics used by alerts and dashboards').to.be.greaterThan(10);
+    const unknown = used.filter((u) => !published.has(u.split(' ')[0]));
+    expect(unknown, 'metrics nobody publishes').to.deep.equal([]);
   });
 
   it('rules speak of job/instance/pod, never of the local file_sd service label', () => {

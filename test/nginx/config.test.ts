@@ -37,7 +37,14 @@ describe('nginx: config rendering and nginx -t', function () {
     const prod = renderNginxConfig(env('prod')).files.get('sites/prod.conf')!;
     expect(prod).to.include('listen 443 ssl http2;');
     expect(prod).to.include('listen [::]:443 ssl http2;');
-    expect(prod).to.include('return 301 https://$host$request_uri;');
+    // The redirect names the configured host, never the client's Host (issue 16 item 6).
+    expect(prod).to.include('return 301 https://api.mytelevision.app$request_uri;');
+    expect(prod).to.not.include('$host');
+    const defaults = renderNginxConfig(env('prod')).files.get('snippets/default-server.conf')!;
+    expect(prod).to.include('include snippets/default-server.conf;');
+    expect(defaults).to.include('listen [::]:443 ssl http2 default_server;');
+    expect(defaults).to.include('ssl_reject_handshake on;');
+    expect(defaults).to.include('listen [::]:80 default_server;');
     expect(prod).to.include('ssl_verify_client on;');
     expect(prod).to.include('if ($from_cloudflare = 0)');
     const staging = renderNginxConfig(env('staging')).files.get('sites/staging.conf')!;
@@ -69,6 +76,21 @@ describe('nginx: config rendering and nginx -t', function () {
     const noCa = { ...prod, nginx: { ...prod.nginx!, tls: { ...prod.nginx!.tls!, originPullCa: undefined } } };
     expect(() => renderNginxConfig(noCa)).to.throw(/Authenticated Origin Pulls without a CA/);
     expect(() => renderNginxConfig(prod, { realIpFrom: ['10.0.0.1/8'] })).to.throw(/host bits are set/);
+  });
+
+  it('the environment schema refuses Authenticated Origin Pulls without an origin-pull CA', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mytv-nginx-env-'));
+    try {
+      const prodFile = path.join(path.dirname(cloudflareIpsFile), '..', 'environments', 'prod.yaml');
+      const text = readFileSync(prodFile, 'utf8');
+      expect(text).to.match(/^\s+originPullCa: .*\n/m);
+      writeFileSync(path.join(dir, 'prod.yaml'), text.replace(/^\s+originPullCa: .*\n/m, ''));
+      expect(() => loadEnvironment('prod', { dir, env: {} })).to.throw(
+        /nginx\.tls\.originPullCa: authenticatedOriginPulls needs the CA of this zone's or host name's own origin-pull certificate/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the environment schema refuses paths and upstreams that could inject Nginx directives', () => {

@@ -16,8 +16,10 @@ import {
 } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { expect } from 'chai';
 import { stringify } from 'yaml';
 import { loadEnvironment } from '../../scripts/lib/environments.js';
@@ -37,15 +39,50 @@ interface Reply {
   body: string;
 }
 
-function get(url: string): Promise<Reply> {
+/** The environment's server name (edge.yaml); the edge answers only for it. */
+const SERVER_NAME = 'edge.test';
+
+/** GET by address, with `Host` (and for https the SNI) set to `name`: the edge answers only for its server name. */
+function get(url: string, name = SERVER_NAME): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const mod = url.startsWith('https:') ? https : http;
-    const req = mod.get(url, { rejectUnauthorized: false, agent: false }, (res) => {
+    const options = { rejectUnauthorized: false, agent: false, servername: name, headers: { Host: name } };
+    const req = mod.get(url, options, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     req.on('error', reject);
+  });
+}
+
+interface Exchange {
+  /** The TLS handshake completed (always true for plain TCP). */
+  handshake: boolean;
+  /** Everything the server sent before closing ('' = closed without an answer). */
+  answer: string;
+  error?: string;
+}
+
+/**
+ * One HTTP/1.1 request with `Host: host` on a new connection to 127.0.0.1:port, plain or TLS with
+ * `sni` (undefined = no SNI extension, as a client connecting by address sends). Resolves when the
+ * server closes; never rejects (a refused handshake is a result).
+ */
+function exchange(port: number, host: string, o: { tls: boolean; sni?: string }): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const result: Exchange = { handshake: !o.tls, answer: '' };
+    const request = `GET /v2/channels HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+    const socket = o.tls
+      ? tls.connect({ host: '127.0.0.1', port, servername: o.sni, rejectUnauthorized: false }, () => {
+          result.handshake = true;
+          socket.write(request);
+        })
+      : net.connect(port, '127.0.0.1', () => socket.write(request));
+    socket.on('data', (c: Buffer) => (result.answer += c.toString('latin1')));
+    socket.on('error', (e: Error) => (result.error = e.message));
+    socket.on('close', () => resolve(result));
+    socket.setTimeout(20_000, () => socket.destroy(new Error('no close within 20 s')));
   });
 }
 
@@ -208,12 +245,35 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
     expect(site.headers['strict-transport-security']).to.match(/max-age=\d+/);
     const redirect = await get(`http://127.0.0.1:${ports.http}/v2/channels?x=1`);
     expect(redirect.status).to.equal(301);
-    expect(redirect.headers.location).to.equal(`https://127.0.0.1:${ports.https}/v2/channels?x=1`);
+    expect(redirect.headers.location).to.equal(`https://${SERVER_NAME}:${ports.https}/v2/channels?x=1`);
     // Unchanged config: nothing to deploy.
     const again = await deploy();
     expect(again.code).to.equal(0);
     expect(again.stdout).to.include('already up to date');
     expect(live()).to.equal(id);
+  });
+
+  it('answers only for its server name: another Host or SNI, or none, is closed without an answer', async () => {
+    // The live release names edge.test (the previous test deployed it).
+    const evil = 'evil.example';
+    const plain = await exchange(ports.http, evil, { tls: false });
+    expect(plain.answer, 'plain HTTP, Host: evil.example').to.equal('');
+    const evilSni = await exchange(ports.https, evil, { tls: true, sni: evil });
+    expect(evilSni.handshake, `TLS with SNI evil.example: ${evilSni.answer.slice(0, 80)}`).to.equal(false);
+    expect(evilSni.error).to.match(/unrecognized name/i);
+    const noSni = await exchange(ports.https, evil, { tls: true });
+    expect(noSni.handshake, `TLS without SNI: ${noSni.answer.slice(0, 80)}`).to.equal(false);
+    expect(noSni.answer).to.equal('');
+    const evilHost = await exchange(ports.https, evil, { tls: true, sni: SERVER_NAME });
+    expect(evilHost.handshake).to.equal(true);
+    expect(evilHost.answer, 'TLS with SNI edge.test, Host: evil.example').to.equal('');
+    // The server name itself is answered, on both ports; a client's Host never reaches a Location.
+    expect((await exchange(ports.https, SERVER_NAME, { tls: true, sni: SERVER_NAME })).answer).to.match(
+      /^HTTP\/1\.1 200 /,
+    );
+    const redirect = await exchange(ports.http, SERVER_NAME, { tls: false });
+    expect(redirect.answer).to.match(/^HTTP\/1\.1 301 /);
+    expect(redirect.answer).to.include(`\r\nLocation: https://${SERVER_NAME}:${ports.https}/v2/channels\r\n`);
   });
 
   it('a config refused by nginx -t on the host is not switched to; the live site keeps serving', async () => {

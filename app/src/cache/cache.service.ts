@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { APP_LOGGER, type AppLogger } from '../logging/logger.js';
 import { APP_METRICS, type AppMetrics } from '../metrics/metrics.js';
 import { withTimeout } from '../db/database.service.js';
+import type { PreparedReplies, PreparedReply } from '../http/cached-reply.js';
 
 /**
  * Cache-aside over Redis for the read endpoints. Each cache family is one Redis hash
@@ -24,6 +25,15 @@ export interface CachedBody {
 export interface CacheLookup {
   body: string;
   hit: boolean;
+  /** Epoch ms the body stops being true (now/next), when it has such a limit. */
+  validUntil?: number;
+  /** Epoch ms until which this replica may answer the same URL from memory (set with keep). */
+  keepUntil?: number;
+  /**
+   * Keeps the prepared HTTP answer for `url` in this replica's fast path until keepUntil; a no-op
+   * once the family was invalidated after this lookup started (so a write is never undone).
+   */
+  keep?: (url: string, prepared: PreparedReply) => void;
 }
 
 const KEY_PREFIX = 'mytv:cache:v1:';
@@ -35,6 +45,7 @@ interface LocalEntry {
   body: string;
   /** Epoch ms: min(local TTL, the entry's own validity). */
   expires: number;
+  validUntil?: number;
 }
 
 @Injectable()
@@ -50,6 +61,22 @@ export class CacheService implements OnModuleDestroy {
    * pub/sub, on the others; its short TTL bounds staleness when a message is lost.
    */
   private readonly local = new Map<CacheFamily, Map<string, LocalEntry>>(CACHE_FAMILIES.map((f) => [f, new Map()]));
+  /**
+   * Prepared HTTP answers (bytes + headers) by raw URL, for the fast path of http/cached-reply.ts;
+   * cleared together with `local`, so they follow the same invalidation and the same TTL.
+   */
+  private readonly prepared = new Map<string, PreparedReply & { family: CacheFamily }>();
+  /** Bumped on every clear of a family: a lookup started before a clear must not keep its answer. */
+  private readonly generation = new Map<CacheFamily, number>(CACHE_FAMILIES.map((f) => [f, 0]));
+  /** The fast path's view: an unexpired prepared answer, counted as a hit of the local layer. */
+  readonly replies: PreparedReplies = {
+    get: (url) => {
+      const p = this.prepared.get(url);
+      if (p === undefined || p.expires <= Date.now()) return undefined;
+      this.metrics.cacheHits.inc({ cache: p.family, layer: 'local' });
+      return p;
+    },
+  };
   private wasReady = false;
   private reportedDown = false;
   private closed = false;
@@ -114,11 +141,17 @@ export class CacheService implements OnModuleDestroy {
   async getOrLoad(family: CacheFamily, field: string, load: () => Promise<CachedBody>): Promise<CacheLookup> {
     const key = KEY_PREFIX + family;
     const local = this.local.get(family)!;
+    const generation = this.generation.get(family)!;
     if (this.localTtlMs > 0) {
       const entry = local.get(field);
       if (entry && entry.expires > Date.now()) {
         this.metrics.cacheHits.inc({ cache: family, layer: 'local' });
-        return { body: entry.body, hit: true };
+        return this.keepable(
+          family,
+          generation,
+          { body: entry.body, hit: true, validUntil: entry.validUntil },
+          entry.expires,
+        );
       }
     }
     if (this.isReady()) {
@@ -128,8 +161,13 @@ export class CacheService implements OnModuleDestroy {
           const entry = decode(raw);
           if (entry && (entry.validUntil === undefined || entry.validUntil > Date.now())) {
             this.metrics.cacheHits.inc({ cache: family, layer: 'redis' });
-            this.remember(family, field, entry);
-            return { body: entry.body, hit: true };
+            const expires = this.remember(family, field, entry);
+            return this.keepable(
+              family,
+              generation,
+              { body: entry.body, hit: true, validUntil: entry.validUntil },
+              expires,
+            );
           }
         }
       } catch {
@@ -138,8 +176,9 @@ export class CacheService implements OnModuleDestroy {
     }
     this.metrics.cacheMisses.inc({ cache: family });
     const loaded = await load();
+    let expires: number | undefined;
     if (this.isReady()) {
-      this.remember(family, field, loaded);
+      expires = this.remember(family, field, loaded);
       // Fire and forget: a slow or failing Redis must not delay the response.
       this.redis
         .multi()
@@ -148,20 +187,40 @@ export class CacheService implements OnModuleDestroy {
         .exec()
         .catch(() => this.metrics.cacheErrors.inc({ operation: 'set' }));
     }
-    return { body: loaded.body, hit: false };
+    return this.keepable(family, generation, { body: loaded.body, hit: false, validUntil: loaded.validUntil }, expires);
   }
 
-  /** Only while Redis is up: without it, another replica's write could not reach this layer. */
-  private remember(family: CacheFamily, field: string, entry: CachedBody): void {
-    if (this.localTtlMs <= 0) return;
+  /** Adds `keep` to a lookup that this replica may answer from memory until `expires`. */
+  private keepable(family: CacheFamily, generation: number, lookup: CacheLookup, expires?: number): CacheLookup {
+    if (expires === undefined || this.localTtlMs <= 0) return lookup;
+    lookup.keepUntil = expires;
+    lookup.keep = (url, prepared) => {
+      if (this.generation.get(family) !== generation || !this.isReady()) return;
+      if (this.prepared.size >= LOCAL_MAX_ENTRIES) this.prepared.clear();
+      this.prepared.set(url, { ...prepared, expires: Math.min(prepared.expires, expires), family });
+    };
+    return lookup;
+  }
+
+  /**
+   * Only while Redis is up: without it, another replica's write could not reach this layer.
+   * Returns the local expiry (epoch ms), or undefined when nothing was kept.
+   */
+  private remember(family: CacheFamily, field: string, entry: CachedBody): number | undefined {
+    if (this.localTtlMs <= 0) return undefined;
     const local = this.local.get(family)!;
     if (local.size >= LOCAL_MAX_ENTRIES) local.clear();
     const expires = Math.min(Date.now() + this.localTtlMs, entry.validUntil ?? Infinity);
-    local.set(field, { body: entry.body, expires });
+    local.set(field, { body: entry.body, expires, validUntil: entry.validUntil });
+    return expires;
   }
 
   private clearLocal(families: readonly CacheFamily[]): void {
-    for (const f of families) this.local.get(f)?.clear();
+    for (const f of families) {
+      this.local.get(f)?.clear();
+      this.generation.set(f, this.generation.get(f)! + 1);
+    }
+    for (const [url, p] of this.prepared) if (families.includes(p.family)) this.prepared.delete(url);
   }
 
   /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AppLogger } from '../logging/logger.js';
+import { type AppLogger, logAccess } from '../logging/logger.js';
 import { type AppMetrics, UNMATCHED_ROUTE } from '../metrics/metrics.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
 
@@ -91,8 +91,7 @@ export function installHttpHooks(
     // A failing readiness probe is expected during outages and shutdown: warn, not error.
     const level = status >= 500 ? (QUIET_ROUTES.has(route) ? 'warn' : 'error') : quiet ? 'debug' : 'info';
     const err = request.unhandledError as Error | undefined;
-    logger.log(level, 'request', {
-      log_type: 'access',
+    const fields = {
       request_id: String(request.id),
       method: request.method,
       route,
@@ -101,7 +100,8 @@ export function installHttpHooks(
       duration_ms: Math.round(seconds * 1e6) / 1e3,
       client_ip: clientIp(request.raw.socket?.remoteAddress, request.headers, isTrustedProxy),
       user_agent: request.headers['user-agent'],
-      ...(err ? { error: err.message, stack: err.stack } : {}),
-    });
+    };
+    if (err) logger.log(level, 'request', { log_type: 'access', ...fields, error: err.message, stack: err.stack });
+    else logAccess(logger, level, fields);
   }
 }

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { slugParamsSchema } from '../channels/channel.schemas.js';
-import { sendCached } from '../http/cached-reply.js';
+import { CACHE_POLICIES, sendCached } from '../http/cached-reply.js';
 import { ZodPipe } from '../http/errors.js';
 import { nowNextQuerySchema, scheduleQuerySchema, type NowNextQuery } from './programme.schemas.js';
 import { ProgrammesService } from './programmes.service.js';
@@ -15,8 +15,12 @@ export class ProgrammesController {
     @Param(new ZodPipe(slugParamsSchema)) params: { slug: string },
     @Query(new ZodPipe(scheduleQuerySchema)) window: { from: Date; to: Date },
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.programmes.schedule(params.slug, window.from, window.to));
+  ): Promise<Buffer | string> {
+    return sendCached(
+      reply,
+      await this.programmes.schedule(params.slug, window.from, window.to),
+      CACHE_POLICIES.schedule,
+    );
   }
 
   @Get('channels/:slug/now-next')
@@ -24,15 +28,15 @@ export class ProgrammesController {
     @Param(new ZodPipe(slugParamsSchema)) params: { slug: string },
     @Query(new ZodPipe(nowNextQuerySchema)) query: NowNextQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.programmes.nowNext(query, params.slug));
+  ): Promise<Buffer | string> {
+    return sendCached(reply, await this.programmes.nowNext(query, params.slug), CACHE_POLICIES.nowNext);
   }
 
   @Get('now-next')
   async nowNext(
     @Query(new ZodPipe(nowNextQuerySchema)) query: NowNextQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    return sendCached(reply, await this.programmes.nowNext(query));
+  ): Promise<Buffer | string> {
+    return sendCached(reply, await this.programmes.nowNext(query), CACHE_POLICIES.nowNext);
   }
 }

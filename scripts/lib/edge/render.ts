@@ -114,6 +114,13 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
     LISTEN_HTTPS: listenTarget(listen.address, listen.https)
       .map((t) => `listen ${t} ssl http2;`)
       .join('\n'),
+    // snippets/default-server.conf: the same addresses, as default_server (refuses other names).
+    LISTEN_HTTP_DEFAULT: listenTarget(listen.address, listen.http)
+      .map((t) => `listen ${t} default_server;`)
+      .join('\n'),
+    LISTEN_HTTPS_DEFAULT: listenTarget(listen.address, listen.https)
+      .map((t) => `listen ${t} ssl http2 default_server;`)
+      .join('\n'),
     HTTPS_PORT_SUFFIX: listen.https === 443 ? '' : `:${listen.https}`,
     STATUS_LISTEN: `${listen.statusAddress}:${listen.status}`,
     ORIGIN_LOCK: originLockBlock(originLock, env.name),
@@ -130,10 +137,11 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
     if (aop) {
       if (!tls.originPullCa)
         throw new UserError(`environment ${env.name} enables Authenticated Origin Pulls without a CA`, {
-          hint: `set nginx.tls.originPullCa (Cloudflare's origin-pull CA) in ${path.basename(env.file)}`,
+          hint: `set nginx.tls.originPullCa (the CA of the zone's or host name's own origin-pull certificate, not Cloudflare's shared one) in ${path.basename(env.file)}`,
         });
       vars.ORIGIN_PULL = [
-        "# Authenticated Origin Pulls: only Cloudflare's client certificate is accepted.",
+        '# Authenticated Origin Pulls: only the client certificate Cloudflare presents for this zone/host name',
+        "# (our own CA, not Cloudflare's shared origin-pull CA, which every Cloudflare account presents).",
         `ssl_client_certificate ${tls.originPullCa};`,
         'ssl_verify_client on;',
       ].join('\n');

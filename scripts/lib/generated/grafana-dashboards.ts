@@ -1,6 +1,6 @@
 // grafana/dashboards/<uid>.json from scripts/lib/monitoring/dashboards.ts.
 import { DASHBOARDS, dashboardPath, renderDashboard } from '../monitoring/dashboards.js';
-import { formatLikeRepo, type Generator } from './index.js';
+import { formatLikeRepo, type Generator } from './common.js';
 
 export const grafanaDashboardsGenerator: Generator = {
   name: 'grafana-dashboards',

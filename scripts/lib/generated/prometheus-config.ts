@@ -2,7 +2,7 @@
 import { listEnvironments, loadEnvironment } from '../environments.js';
 import { UserError } from '../errors.js';
 import { prometheusConfigPath, renderPrometheusConfig } from '../monitoring/prometheus-config.js';
-import { COMMITTED, formatLikeRepo, type Generator } from './index.js';
+import { COMMITTED, formatLikeRepo, type Generator } from './common.js';
 
 export const prometheusConfigGenerator: Generator = {
   name: 'prometheus-config',

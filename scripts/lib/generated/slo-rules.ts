@@ -1,7 +1,7 @@
 // prometheus/rules/slo/<env>.yml from each environment's `slo` block (scripts/lib/monitoring/slo.ts).
 import { listEnvironments, loadEnvironment } from '../environments.js';
 import { renderSloRules, sloRulesPath } from '../monitoring/slo.js';
-import { COMMITTED, formatLikeRepo, type Generator } from './index.js';
+import { COMMITTED, formatLikeRepo, type Generator } from './common.js';
 
 export const sloRulesGenerator: Generator = {
   name: 'slo-rules',

@@ -8,7 +8,7 @@ import {
   renderTfvars,
   tfvarsPath,
 } from '../infra/vars.js';
-import type { GeneratedFile, Generator } from './index.js';
+import type { GeneratedFile, Generator } from './common.js';
 
 export const terraformTfvars: Generator = {
   name: 'terraform-tfvars',

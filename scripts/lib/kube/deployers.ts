@@ -84,6 +84,11 @@ export function migrationObjects(objects: K8sObject[]): K8sObject[] {
   return objects.filter((o) => ['Namespace', 'ServiceAccount', 'ConfigMap', 'Job'].includes(o.kind));
 }
 
+/** The app Secret every environment's pods read (overlay secretKeyRef, chart `existingSecret`). */
+export const APP_SECRET = 'mytv-api';
+/** The API Deployment (overlay base; the chart's fullname for release mytv-api). */
+export const APP_DEPLOYMENT = 'mytv-api';
+
 export class KustomizeDeployer implements Deployer {
   readonly kind = 'kustomize' as const;
   readonly context: string;

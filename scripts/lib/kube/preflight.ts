@@ -26,7 +26,7 @@ export async function checkRender(objects: K8sObject[], source: string): Promise
 }
 
 /** Refuses when kubectl's current context is not the one the environment names. */
-export async function guardContext(deployer: Deployer, env: Environment): Promise<string> {
+export async function guardContext(deployer: Pick<Deployer, 'currentContext'>, env: Environment): Promise<string> {
   const want = kubeDeploy(env).kubeContext;
   const current = await deployer.currentContext();
   if (current !== want)

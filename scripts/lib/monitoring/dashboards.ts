@@ -120,6 +120,18 @@ export const DASHBOARDS: DashboardSpec[] = [
         unit: 'short',
       },
       {
+        // 503s for a dependency that is down (issue 16); or vector(0): the counter has no series until the first one.
+        title: '503s by unavailable dependency',
+        kind: 'timeseries',
+        queries: [
+          {
+            expr: `sum by (dependency) (rate(app_dependency_unavailable_total{${API}}[5m])) or on () vector(0)`,
+            legend: '{{dependency}}',
+          },
+        ],
+        unit: 'reqps',
+      },
+      {
         title: 'API error logs',
         kind: 'logs',
         queries: [{ expr: '{service="api", level="error"} | json' }],
@@ -363,7 +375,7 @@ export const DASHBOARDS: DashboardSpec[] = [
     uid: DASHBOARD_UIDS.backups,
     title: 'MyTV — backups and disaster recovery',
     description:
-      'pgBackRest backups and WAL archiving (pushed by make backup), restore drills (make dr-drill): RPO < 15 min, RTO < 1 h.',
+      "pgBackRest backups and WAL archiving (pushed by make backup / backup-status --publish), restore drills (make dr-drill) against the RPO/RTO objectives of the environment's slo block.",
     tags: ['mytv', 'backups', 'dr'],
     panels: [
       {
@@ -373,34 +385,86 @@ export const DASHBOARDS: DashboardSpec[] = [
         unit: 'dtdurations',
       },
       {
-        title: 'WAL archive lag',
+        title: 'Last backup run succeeded',
         kind: 'stat',
-        queries: [{ expr: 'time() - max(pgbackrest_wal_archive_last_timestamp_seconds)' }],
+        queries: [{ expr: 'min(pgbackrest_backup_last_run_success)' }],
+        unit: 'short',
+      },
+      {
+        // Waiting completed WAL (0 when nothing waits), what PostgresWalArchivingStale alerts on.
+        title: 'WAL waiting for the archive',
+        kind: 'stat',
+        queries: [{ expr: 'max(pgbackrest_wal_archive_age_seconds)' }],
         unit: 'dtdurations',
       },
       {
-        title: 'Last drill RTO',
+        title: 'WAL segments pending',
         kind: 'stat',
-        queries: [{ expr: 'max(dr_drill_rto_seconds)' }],
-        unit: 'dtdurations',
+        queries: [{ expr: 'max(pgbackrest_wal_archive_pending_segments)' }],
+        unit: 'short',
       },
       {
-        title: 'Last drill RPO',
+        // Measured by make dr-drill against the objective generated from the slo block.
+        title: 'Last drill RPO vs objective',
+        kind: 'timeseries',
+        queries: [
+          { expr: 'max by (environment) (mytv_dr_drill_rpo_seconds)', legend: 'RPO {{environment}}' },
+          { expr: 'slo:dr_objective:seconds{objective="rpo"}', legend: 'objective' },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Last drill RTO vs objective',
+        kind: 'timeseries',
+        queries: [
+          { expr: 'max by (environment) (mytv_dr_drill_rto_seconds)', legend: 'RTO {{environment}}' },
+          { expr: 'slo:dr_objective:seconds{objective="rto"}', legend: 'objective' },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Last drill: markers lost, SLO met',
         kind: 'stat',
-        queries: [{ expr: 'max(dr_drill_rpo_seconds)' }],
+        queries: [
+          { expr: 'max(mytv_dr_drill_markers_lost)', legend: 'markers lost' },
+          { expr: 'min(mytv_dr_drill_slo_met)', legend: 'SLO met' },
+        ],
+        unit: 'short',
+      },
+      {
+        title: 'Last successful drill age',
+        kind: 'stat',
+        queries: [{ expr: 'time() - max(mytv_dr_drill_last_success_timestamp_seconds)' }],
         unit: 'dtdurations',
       },
       {
         title: 'Backup duration',
         kind: 'timeseries',
-        queries: [{ expr: 'pgbackrest_backup_duration_seconds', legend: '{{stanza}} {{type}}' }],
+        queries: [
+          { expr: 'max by (stanza, type) (pgbackrest_backup_last_duration_seconds)', legend: '{{stanza}} {{type}}' },
+        ],
         unit: 's',
       },
       {
-        title: 'Backup size',
+        title: 'Backup size (database / added to the repository)',
         kind: 'timeseries',
-        queries: [{ expr: 'pgbackrest_backup_size_bytes', legend: '{{stanza}} {{type}}' }],
+        queries: [
+          { expr: 'max by (stanza, type) (pgbackrest_backup_last_size_bytes)', legend: 'db {{stanza}} {{type}}' },
+          {
+            expr: 'max by (stanza, type) (pgbackrest_backup_last_repo_size_bytes)',
+            legend: 'repo {{stanza}} {{type}}',
+          },
+        ],
         unit: 'bytes',
+      },
+      {
+        title: 'Repository size and backups kept',
+        kind: 'timeseries',
+        queries: [
+          { expr: 'max by (stanza) (pgbackrest_repository_size_bytes)', legend: 'bytes {{stanza}}' },
+          { expr: 'max by (stanza) (pgbackrest_backups)', legend: 'backups {{stanza}}' },
+        ],
+        unit: 'short',
       },
     ],
   },

@@ -13,13 +13,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { environmentsDir, fromRoot, toolsBinDir } from '../../scripts/lib/paths.js';
 import { freePort } from '../../scripts/lib/services/index.js';
-import { runEntryScript, type ScriptResult } from '../support/run-script.js';
+import { runEntryScript, type ScriptResult } from './run-script.js';
 
 export interface Scenario {
   currentContext?: string;
@@ -33,6 +33,10 @@ export interface Scenario {
   upgrade?: 'ok' | 'fail-atomic';
   helmTest?: 'ok' | 'fail';
   initial?: { revision?: string; image?: string; helmRevision?: number };
+  /** The app Secret's data (base64 values, as the API returns them). */
+  secretData?: Record<string, string>;
+  /** kubectl rollout status after a rollout restart: fail every time or only the first. */
+  restartRollout?: 'ok' | 'fail' | 'fail-first';
 }
 
 export interface Call {
@@ -53,8 +57,12 @@ export class KubeWorld {
   readonly runDir = path.join(this.dir, 'run');
   /** What the public URL answers on /health/ready. */
   readyStatus = 200;
+  /** Answers a request first when set and it returns true (e.g. the JWT probe of a rotation test). */
+  handler?: (req: IncomingMessage, res: ServerResponse) => boolean;
   private server?: Server;
   port = 0;
+  /** The stand-in's directory of the latest run (calls.jsonl, state.json). */
+  standinDir = '';
 
   async start(): Promise<void> {
     mkdirSync(this.binDir);
@@ -63,6 +71,7 @@ export class KubeWorld {
     for (const tool of ['kubectl', 'helm']) symlinkSync(standin, path.join(this.binDir, tool));
     this.port = await freePort();
     this.server = createServer((req, res) => {
+      if (this.handler?.(req, res)) return;
       if (req.url === '/health/ready')
         res.writeHead(this.readyStatus, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       else if (req.url?.startsWith('/v2/channels'))
@@ -95,8 +104,9 @@ export class KubeWorld {
     writeFileSync(path.join(this.gitDir, 'uncommitted.txt'), 'x\n');
   }
 
-  async run(script: 'deploy' | 'rollback', args: string[], scenario: Scenario): Promise<RunResult> {
+  async run(script: 'deploy' | 'rollback' | 'rotate-secret', args: string[], scenario: Scenario): Promise<RunResult> {
     const standinDir = mkdtempSync(path.join(this.dir, 'standin-'));
+    this.standinDir = standinDir;
     writeFileSync(path.join(standinDir, 'scenario.json'), JSON.stringify(scenario));
     const r = await runEntryScript(`scripts/${script}.ts`, args, {
       timeoutMs: 120_000,
