@@ -141,7 +141,7 @@ export class ImageTest {
         R2_ENDPOINT: 'http://127.0.0.1:9',
         R2_BUCKET: 'mytv-logos',
         R2_ACCESS_KEY_ID: 'image-test',
-        R2_SECRET_ACCESS_KEY: 'image-test-not-a-secret',
+        R2_SECRET_ACCESS_KEY: 'test-image-not-a-secret',
         R2_REGION: 'us-east-1',
         R2_FORCE_PATH_STYLE: 'true',
         JWT_SECRET: this.jwtSecret,
