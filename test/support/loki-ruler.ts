@@ -18,6 +18,7 @@ import { parser } from '@grafana/lezer-logql';
 import { pushTimeseries } from 'prometheus-remote-write';
 
 type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
+type FetchBody = NonNullable<Parameters<typeof fetch>[1]>['body'];
 
 export interface LogEntry {
   /** ms since the epoch (Alloy uses the line's own `timestamp`). */
@@ -80,7 +81,9 @@ const unsupported = (src: string, node: SyntaxNode): Error =>
 
 function jsonText(v: unknown): string {
   if (v === null || v === undefined) return '';
-  return typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean);
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
 }
 
 /** One pipeline stage: labels in, labels out (undefined = line dropped). */
@@ -278,7 +281,8 @@ export function recordingSeries(
 export async function remoteWrite(url: string, series: Parameters<typeof pushTimeseries>[0]): Promise<void> {
   const result = await pushTimeseries(series, {
     url,
-    fetch: (u, init) => fetch(u, { ...init, body: init?.body as BodyInit }),
+    // Node's fetch (the library's default is node-fetch, not installed); the body is the snappy block.
+    fetch: (u, init) => fetch(u, { ...init, body: init?.body as FetchBody }),
     headers: { 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Write-Version': '0.1.0' },
   });
   if (result.status < 200 || result.status > 299)
