@@ -18,6 +18,9 @@ import {
 } from '../../scripts/lib/monitoring/loki-rules.js';
 import { alertRules } from '../../scripts/lib/monitoring/checks.js';
 import { PrometheusClient } from '../../scripts/lib/monitoring/api.js';
+import { environmentSchema, listEnvironments, loadEnvironment } from '../../scripts/lib/environments.js';
+import { COMMITTED } from '../../scripts/lib/generated/index.js';
+import { lokiEnvPath } from '../../scripts/lib/generated/loki-env.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import type { NginxInfo } from '../../scripts/lib/services/nginx.js';
 import { Stack } from '../../scripts/lib/services/index.js';
@@ -96,8 +99,21 @@ describe('monitoring: the Loki recording rule behind Nginx5xxRatioHigh (static)'
     expect(loki.ruler.storage.type).to.equal('local');
     expect(loki.ruler.remote_write.enabled).to.equal(true);
     const urls = Object.values(loki.ruler.remote_write.clients).map((c) => c.url);
-    expect(urls).to.have.length(1);
-    expect(urls[0]).to.match(/^\$\{LOKI_RULER_REMOTE_WRITE_URL:-http:\/\/prometheus:9090\/api\/v1\/write\}$/);
+    expect(urls).to.deep.equal(['${LOKI_RULER_REMOTE_WRITE_URL:-unset}']);
+    // The URL is environment data (logs.rulerRemoteWriteUrl), generated into loki/env/<env>.env.
+    for (const name of listEnvironments()) {
+      const env = loadEnvironment(name, COMMITTED);
+      const vars = readFileSync(fromRoot(lokiEnvPath(name)), 'utf8');
+      const url = /^LOKI_RULER_REMOTE_WRITE_URL=(.*)$/m.exec(vars)?.[1];
+      expect(url, `${lokiEnvPath(name)}`).to.equal(env.logs?.rulerRemoteWriteUrl);
+      expect(new URL(url!).pathname, name).to.equal('/api/v1/write');
+    }
+    // dev is the compose stack: its Prometheus service on its container port.
+    expect(loadEnvironment('dev', COMMITTED).logs?.rulerRemoteWriteUrl).to.equal('http://prometheus:9090/api/v1/write');
+    const raw = parse(readFileSync(fromRoot('environments', 'dev.yaml'), 'utf8')) as { logs: object };
+    expect(environmentSchema.safeParse(raw).success, 'dev.yaml as committed').to.equal(true);
+    const notAUrl = { ...raw, logs: { ...raw.logs, rulerRemoteWriteUrl: 'prometheus:9090' } };
+    expect(environmentSchema.safeParse(notAUrl).success, 'a URL without scheme').to.equal(false);
     // The rule group's interval and the ruler's agree with what the alert expects (1m evaluations).
     expect(loki.ruler.evaluation_interval).to.equal('1m');
     const compose = parse(readFileSync(fromRoot('compose', 'compose.yaml'), 'utf8')) as {
