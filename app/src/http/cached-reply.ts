@@ -10,7 +10,8 @@ import type {
 import fresh from 'fresh';
 import type { CacheLookup } from '../cache/cache.service.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
-import { requestIdFrom, type RequestObserver } from './hooks.js';
+import { accessLineConstants, type AccessLineConstants } from '../logging/logger.js';
+import { type DurationLabels, requestIdFrom, type RequestObserver } from './hooks.js';
 
 /**
  * HTTP caching of the public read endpoints: strong ETags, If-None-Match → 304, per-endpoint
@@ -140,8 +141,8 @@ export class CachedReplyFastPath {
   /** Requests answered here since the start (the tests tell the two paths apart with it). */
   answered = 0;
   private store: PreparedReplies | undefined;
-  /** Per prepared answer: its Cache-Control and the seconds-left value it was computed for. */
-  private readonly cacheControls = new WeakMap<PreparedReply, { left: number; value: string }>();
+  /** Per prepared answer, what every answer from it repeats (made at its first use). */
+  private readonly repeated = new WeakMap<PreparedReply, Repeated>();
 
   constructor(
     private readonly observer: RequestObserver,
@@ -157,8 +158,22 @@ export class CachedReplyFastPath {
   answer(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.store === undefined || req.method !== 'GET' || req.url === undefined) return false;
     const started = performance.now();
-    const prepared = this.store.get(req.url);
+    const url = req.url;
+    const prepared = this.store.get(url);
     if (prepared === undefined) return false;
+    let repeated = this.repeated.get(prepared);
+    if (repeated === undefined) {
+      const q = url.indexOf('?');
+      repeated = {
+        left: NaN,
+        cacheControl: '',
+        contentLength: String(prepared.body.length),
+        access: accessLineConstants('GET', prepared.route, q === -1 ? url : url.slice(0, q)),
+        ok: this.observer.durationLabels('GET', prepared.route, 200),
+        notModified: this.observer.durationLabels('GET', prepared.route, 304),
+      };
+      this.repeated.set(prepared, repeated);
+    }
     const requestId = requestIdFrom(req);
     const inm = req.headers['if-none-match'];
     // Only If-None-Match is passed to fresh(): see write().
@@ -173,12 +188,12 @@ export class CachedReplyFastPath {
       'etag',
       prepared.etag,
       'cache-control',
-      this.cacheControl(prepared),
+      this.cacheControl(prepared, repeated),
       'x-request-id',
       requestId,
     ];
     // RFC 9110 §8.6: no Content-Length on a 304 (as Fastify does).
-    if (status === 200) headers.push('content-length', String(prepared.body.length));
+    if (status === 200) headers.push('content-length', repeated.contentLength);
     // A response sent while draining closes its connection, so keep-alive clients move elsewhere.
     if (this.lifecycle.draining) headers.push('connection', 'close');
     res.writeHead(status, headers);
@@ -188,23 +203,36 @@ export class CachedReplyFastPath {
       requestId,
       method: 'GET',
       route: prepared.route,
-      url: req.url,
+      url,
       status,
       seconds: (performance.now() - started) / 1000,
       req,
+      known: { labels: status === 200 ? repeated.ok : repeated.notModified, access: repeated.access },
     });
     return true;
   }
 
-  private cacheControl(prepared: PreparedReply): string {
+  /** The Cache-Control of `prepared`, computed again only when its seconds left change. */
+  private cacheControl(prepared: PreparedReply, repeated: Repeated): string {
     const now = Date.now();
     const left = prepared.validUntil === undefined ? Infinity : Math.floor((prepared.validUntil - now) / 1000);
-    const known = this.cacheControls.get(prepared);
-    if (known !== undefined && known.left === left) return known.value;
-    const value = cacheControl(prepared.policy, prepared.validUntil, now);
-    this.cacheControls.set(prepared, { left, value });
-    return value;
+    if (repeated.left !== left) {
+      repeated.left = left;
+      repeated.cacheControl = cacheControl(prepared.policy, prepared.validUntil, now);
+    }
+    return repeated.cacheControl;
   }
+}
+
+/** What every fast-path answer from one prepared answer repeats. */
+interface Repeated {
+  /** Whole seconds left until validUntil (Infinity without one) that cacheControl was made for. */
+  left: number;
+  cacheControl: string;
+  contentLength: string;
+  access: AccessLineConstants;
+  ok: DurationLabels;
+  notModified: DurationLabels;
 }
 
 /**

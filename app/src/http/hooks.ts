@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type AppLogger, logAccess } from '../logging/logger.js';
+import { type AccessLineConstants, type AppLogger, logAccess } from '../logging/logger.js';
 import { type AppMetrics, UNMATCHED_ROUTE } from '../metrics/metrics.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
 
@@ -61,9 +61,11 @@ export interface RequestRecord {
   req: IncomingMessage;
   unavailableDependency?: string;
   error?: Error;
+  /** The duration series' labels and the access line's constant parts, when the caller keeps them. */
+  known?: { labels: DurationLabels; access: AccessLineConstants };
 }
 
-type DurationLabels = { method: string; route: string; status_code: string };
+export type DurationLabels = { method: string; route: string; status_code: string };
 
 /**
  * The per-request observability both ways of answering share (Fastify's hooks and the cached
@@ -85,12 +87,7 @@ export class RequestObserver {
   ) {}
 
   record(r: RequestRecord): void {
-    const key = `${r.method} ${r.status} ${r.route}`;
-    let labels = this.labels.get(key);
-    if (labels === undefined) {
-      labels = { method: r.method, route: r.route, status_code: String(r.status) };
-      this.labels.set(key, labels);
-    }
+    const labels = r.known?.labels ?? this.durationLabels(r.method, r.route, r.status);
     this.metrics.httpDuration.observe(labels, r.seconds);
     if (r.unavailableDependency) this.metrics.dependencyUnavailable.inc({ dependency: r.unavailableDependency });
     const quiet = QUIET_ROUTES.has(r.route) && r.status < 500;
@@ -110,7 +107,18 @@ export class RequestObserver {
     };
     const err = r.error;
     if (err) this.logger.log(level, 'request', { log_type: 'access', ...fields, error: err.message, stack: err.stack });
-    else logAccess(this.logger, level, fields);
+    else logAccess(this.logger, level, fields, r.known?.access);
+  }
+
+  /** The label object of one duration series, made once. */
+  durationLabels(method: string, route: string, status: number): DurationLabels {
+    const key = `${method} ${status} ${route}`;
+    let labels = this.labels.get(key);
+    if (labels === undefined) {
+      labels = { method, route, status_code: String(status) };
+      this.labels.set(key, labels);
+    }
+    return labels;
   }
 
   private clientIp(req: IncomingMessage): string | undefined {

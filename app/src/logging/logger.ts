@@ -129,7 +129,12 @@ function stringField(key: string, value: string | undefined, clientText: boolean
  * stringify, a Buffer per line): the access log is written once per request, so it is on the hot
  * path. Only the client-supplied strings go through JSON.stringify; the rest are known-safe.
  */
-export function logAccess(logger: AppLogger, level: string, fields: AccessLogFields): void {
+export function logAccess(
+  logger: AppLogger,
+  level: string,
+  fields: AccessLogFields,
+  constants: AccessLineConstants = accessLineConstants(fields.method, fields.route, fields.path),
+): void {
   const stream = loggerStreams.get(logger);
   if (stream === undefined) {
     logger.log(level, 'request', { log_type: 'access', ...fields });
@@ -138,19 +143,34 @@ export function logAccess(logger: AppLogger, level: string, fields: AccessLogFie
   if (!logger.isLevelEnabled(level)) return;
   const line =
     '{' +
-    // client_ip is an address checked by isIP, method a token Node's parser checked, route a template.
+    // client_ip is an address checked by isIP.
     stringField('client_ip', fields.client_ip, false) +
-    `"duration_ms":${fields.duration_ms},"level":"${level}","log_type":"access",` +
-    stringField('method', fields.method, false) +
-    '"msg":"request",' +
-    stringField('path', fields.path, true) +
+    `"duration_ms":${fields.duration_ms},"level":"${level}",` +
+    constants.methodPath +
     stringField('request_id', fields.request_id, true) +
-    stringField('route', fields.route, false) +
+    constants.route +
     `"status":${fields.status},"timestamp":"${isoTimestamp()}",` +
     stringField('user_agent', fields.user_agent, true);
   const text = line.slice(0, -1) + '}\n';
   if (stream instanceof BatchedStdout) stream.writeLine(text);
   else stream.write(text);
+}
+
+/** The formatted parts of an access line that depend only on the method, route and path. */
+export interface AccessLineConstants {
+  methodPath: string;
+  route: string;
+}
+
+/**
+ * Made once per prepared answer by the fast path (its URL, hence its path, never changes), or per
+ * line by logAccess. The method is a token Node's parser checked, the route a template of the code.
+ */
+export function accessLineConstants(method: string, route: string, path: string): AccessLineConstants {
+  return {
+    methodPath: `"log_type":"access",${stringField('method', method, false)}"msg":"request",${stringField('path', path, true)}`,
+    route: stringField('route', route, false),
+  };
 }
 
 export function createLogger(level: string, stream: NodeJS.WritableStream = new BatchedStdout()): AppLogger {
