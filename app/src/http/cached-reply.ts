@@ -9,6 +9,7 @@ import type {
 } from 'fastify';
 import fresh from 'fresh';
 import type { CacheLookup } from '../cache/cache.service.js';
+import { UNMATCHED_ROUTE } from '../metrics/metrics.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
 import { accessLineConstants, type AccessLineConstants } from '../logging/logger.js';
 import { type DurationLabels, requestIdFrom, type RequestObserver } from './hooks.js';
@@ -104,7 +105,8 @@ export function sendCached(reply: FastifyReply, lookup: CacheLookup, policy: Cac
     policy,
     validUntil: lookup.validUntil,
     expires: lookup.keepUntil ?? 0,
-    route: reply.request.routeOptions.url ?? reply.request.url,
+    // Never the raw URL: it would become a metrics label (unbounded series).
+    route: reply.request.routeOptions.url ?? UNMATCHED_ROUTE,
   };
   if (lookup.keep && reply.request.method === 'GET') lookup.keep(reply.request.url, prepared);
   return write(reply.request, reply, prepared, lookup.hit);
@@ -192,7 +194,7 @@ export class CachedReplyFastPath {
       'x-request-id',
       requestId,
     ];
-    // RFC 9110 §8.6: no Content-Length on a 304 (as Fastify does).
+    // None on a 304, as Fastify sends none (RFC 9110 §8.6 would allow only the 200's length there).
     if (status === 200) headers.push('content-length', repeated.contentLength);
     // A response sent while draining closes its connection, so keep-alive clients move elsewhere.
     if (this.lifecycle.draining) headers.push('connection', 'close');
