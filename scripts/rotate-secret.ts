@@ -3,8 +3,10 @@
 //                 rolled one by one, both keys verified on every replica; after the longest token
 //                 lifetime `ARGS=--finish` drops the previous key (rolled and verified again).
 //   DATABASE_URL  new password for the API's PostgreSQL role: set it, update the secret, roll the
-//                 replicas, verify a login with the new password and every replica ready; a failure
-//                 after the change puts the old password back.
+//                 replicas, verify a login with the new password and the old one refused; a failure
+//                 after the change puts the old password back. Kubernetes: over the database host
+//                 (database.kind ssh); with database.appLoginRoles the API moves to the other login
+//                 role of the pair and the old one is retired after the roll (no authentication gap).
 //   R2_*          Cloudflare issues R2 keys (dashboard / API token): a checked manual procedure.
 // Every run appends a record (names, times, outcome; never a value) to the rotation log.
 import { createHash, randomBytes } from 'node:crypto';
@@ -171,22 +173,12 @@ async function rotateAlternating(
   target: RotationTarget,
   roles: HostRoles,
   pair: readonly [string, string],
+  /** The Secret's DATABASE_URL; its user is one of the pair (checked by the caller). */
+  oldUrl: string,
   record: RecordFn,
 ): Promise<void> {
   const { out, exec } = ctx;
-  const oldUrl = await target.store.read('DATABASE_URL');
-  if (!oldUrl)
-    throw new UserError(`no DATABASE_URL in ${target.store.description}`, {
-      hint: `deploy first (make deploy-${env.name}); nothing was changed`,
-    });
   const { user: active, password: old } = databaseUrlCredentials(oldUrl);
-  if (!pair.includes(active))
-    throw new UserError(
-      `DATABASE_URL logs in as ${active}, not as one of database.appLoginRoles (${pair.join(', ')}) of ${env.name}`,
-      {
-        hint: `create both roles (README "Rotating a secret") and point DATABASE_URL at ${pair[0]}, or remove appLoginRoles to rotate ${active} in place; nothing was changed`,
-      },
-    );
   const inactive = pair[0] === active ? pair[1] : pair[0];
   if (!(await roles.canLogin(active, old)))
     throw new UserError(`the password in DATABASE_URL does not log in as ${active} now`, {
@@ -201,6 +193,14 @@ async function rotateAlternating(
     throw new UserError(`the second login role ${inactive} does not exist yet on ${roles.host.label}`, {
       hint: `create it once there with psql: ${createSecondRoleSql(inactive, groups)} (README "Rotating a secret"); nothing was changed`,
     });
+  const owned = await roles.ownedRelations(active);
+  if (owned > 0)
+    throw new UserError(
+      `role ${active} itself owns ${owned} relation(s) of database ${roles.database}, which ${inactive} could not use`,
+      {
+        hint: `on the database host, in ${roles.database}: REASSIGN OWNED BY ${active} TO ${groups[0]}; nothing was changed`,
+      },
+    );
   const inactiveGroups = await roles.memberships(inactive);
   const lacking = groups.filter((g) => !inactiveGroups.includes(g));
   if (lacking.length)
@@ -421,19 +421,27 @@ await runScript(
       await rotateInPlace(ctx, env, target, target.postgres, record);
       return;
     }
+    // What the Secret says first (kubectl only), then the database host over SSH.
     const db = databaseConfig(env);
+    const oldUrl = await target.store.read('DATABASE_URL');
+    if (!oldUrl)
+      throw new UserError(`no DATABASE_URL in ${target.store.description}`, {
+        hint: `deploy first (make deploy-${env.name}); nothing was changed`,
+      });
+    const { user } = databaseUrlCredentials(oldUrl);
+    const pair = db.appLoginRoles;
+    if (pair && !pair.includes(user))
+      throw new UserError(
+        `DATABASE_URL logs in as ${user}, not as one of database.appLoginRoles (${pair.join(', ')}) of ${env.name}`,
+        {
+          hint: `create both roles (README "Rotating a secret") and point DATABASE_URL at ${pair[0]}, or remove appLoginRoles to rotate ${user} in place; nothing was changed`,
+        },
+      );
     const host = await connectDbHost(env, { runDir: runDirFrom(values) });
     try {
       const roles = new HostRoles(host, db.name);
-      if (db.appLoginRoles) await rotateAlternating(ctx, env, target, roles, db.appLoginRoles, record);
-      else {
-        const user = await target.store.read('POSTGRES_APP_USER');
-        if (!user)
-          throw new UserError(`no DATABASE_URL in ${target.store.description}`, {
-            hint: `deploy first (make deploy-${env.name}); nothing was changed`,
-          });
-        await rotateInPlace(ctx, env, target, new HostPostgresRole(roles, user), record);
-      }
+      if (pair) await rotateAlternating(ctx, env, target, roles, pair, oldUrl, record);
+      else await rotateInPlace(ctx, env, target, new HostPostgresRole(roles, user), record);
     } finally {
       host.dispose();
     }

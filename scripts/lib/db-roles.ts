@@ -64,14 +64,29 @@ export class HostRoles {
   }
 
   /** Runs SQL (on stdin) as the postgres superuser over the socket; returns psql's unaligned output. */
-  async query(sql: string, what: string): Promise<string> {
+  async query(sql: string, what: string, database = 'postgres'): Promise<string> {
     const { socketDir, port } = this.host.paths;
     return must(
       this.host,
-      [this.psql(), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-d', 'postgres'],
+      [this.psql(), '-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', socketDir, '-p', String(port), '-d', database],
       what,
       { input: sql },
     );
+  }
+
+  /**
+   * How many tables, sequences, views … of the application database `role` owns itself. An owner's
+   * privileges are not inherited by the other members of its group role, so the other login role
+   * of the pair could not use (or migrate) them: they belong to the group role.
+   */
+  async ownedRelations(role: string): Promise<number> {
+    roleIdentifier(role);
+    const out = await this.query(
+      `SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = ${literal(role)};\n`,
+      `counting the relations ${role} owns`,
+      this.database,
+    );
+    return Number(out.trim());
   }
 
   async exists(role: string): Promise<boolean> {

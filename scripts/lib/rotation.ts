@@ -40,7 +40,7 @@ export interface PostgresRole {
 export interface RotationTarget {
   store: SecretStore;
   roller: AppRoller;
-  /** Absent where no scripted path to the database role exists (Kubernetes: a manual step). */
+  /** The local stack's role; absent on Kubernetes (rotate-secret goes to the database host, scripts/lib/db-roles.ts). */
   postgres?: PostgresRole;
 }
 

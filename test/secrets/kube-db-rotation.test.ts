@@ -202,7 +202,7 @@ describe('make rotate-secret NAME=DATABASE_URL on Kubernetes (real sshd + Postgr
     expectNoValue(r, [oldPassword, tried.password!]);
   });
 
-  it('--dry-run, prod without --yes and a missing second role change nothing', async () => {
+  it('--dry-run, prod without --yes, a relation owned by the login role and a missing second role change nothing', async () => {
     const dry = await rotate(['--env=staging', '--dry-run']);
     expect(dry.code, dry.stderr).to.equal(0);
     expect(dry.stdout).to.include('ALTER ROLE mytv_app_b LOGIN PASSWORD').and.include('rollout restart');
@@ -212,6 +212,21 @@ describe('make rotate-secret NAME=DATABASE_URL on Kubernetes (real sshd + Postgr
     expect(prod.code).to.not.equal(0);
     expect(prod.stderr).to.match(/--yes|YES=1|confirm/);
     expect(changingCalls(prod.calls)).to.deep.equal([]);
+
+    // A table owned by the active login role itself: the other role could not use it.
+    await sql(pg, 'CREATE TABLE owned_by_a (id int)');
+    await sql(pg, 'ALTER TABLE owned_by_a OWNER TO mytv_app_a');
+    try {
+      const owned = await rotate(['--env=staging']);
+      expect(owned.code).to.equal(1);
+      expect(owned.stderr.split('\n')[0]).to.equal(
+        `error: role mytv_app_a itself owns 1 relation(s) of database ${pg.database}, which mytv_app_b could not use`,
+      );
+      expect(owned.stderr).to.include('REASSIGN OWNED BY mytv_app_a TO mytv_app');
+      expect(changingCalls(owned.calls)).to.deep.equal([]);
+    } finally {
+      await sql(pg, 'DROP TABLE owned_by_a');
+    }
 
     await sql(pg, 'DROP ROLE mytv_app_b');
     try {

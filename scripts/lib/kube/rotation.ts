@@ -1,5 +1,6 @@
 // Secret rotation on a Kubernetes environment (deploy.kind kustomize or helm): the app Secret
-// object is the SecretStore, `kubectl rollout restart` + `rollout status` is the AppRoller. Every
+// object is the SecretStore (DATABASE_URL's user and password readable/writable as
+// POSTGRES_APP_USER / POSTGRES_APP_PASSWORD), `kubectl rollout restart` + `rollout status` is the AppRoller. Every
 // kubectl call names the environment's kube context and namespace explicitly, and the current
 // context is checked against the environment first (the same guard as make deploy-*).
 import { databaseUrlCredentials, withDatabaseCredentials } from '../db-url.js';
@@ -194,8 +195,9 @@ export class KubeRoller implements AppRoller {
 }
 
 /**
- * The rotation target of a Kubernetes environment, after the kube-context guard. PostgreSQL
- * password rotation has no target here (see rotate-secret: a documented manual step).
+ * The rotation target of a Kubernetes environment, after the kube-context guard. The PostgreSQL
+ * side is the environment's database host (scripts/lib/db-roles.ts), which rotate-secret connects
+ * to only for DATABASE_URL.
  */
 export async function kubeRotationTarget(
   exec: Exec,
