@@ -51,8 +51,8 @@ export function databaseUrlCredentials(url: string): DatabaseCredentials {
 }
 
 /**
- * The same URL with another role and/or password: the WHATWG URL parser (Node's URL) sets the
- * userinfo with its own percent-encoding; host, port, database and query (sslmode …) are kept.
+ * The same URL with another role and/or password: the WHATWG URL parser (Node's URL) replaces the
+ * userinfo (each value percent-encoded as a URI component); host, port, database and query (sslmode …) are kept.
  * The result is read back with pg-connection-string and must give exactly the new credentials and
  * the old host/port/database, so what pg will use is what was meant.
  * @throws UserError when the URL has no host to carry a userinfo (the socket form) or the round trip differs.
@@ -71,10 +71,12 @@ export function withDatabaseCredentials(url: string, change: Partial<DatabaseCre
     throw new UserError('DATABASE_URL has no host part to carry a user and password (socket form)', {
       hint: 'expected postgres://user:pass@host:5432/db',
     });
-  if (change.user !== undefined) u.username = change.user;
+  // The setters leave '%' (and a few others) as they are, while pg percent-decodes the userinfo:
+  // each value goes in as a percent-encoded URI component.
+  if (change.user !== undefined) u.username = encodeURIComponent(change.user);
   if (change.password !== undefined) {
     registerSecret(change.password);
-    u.password = change.password;
+    u.password = encodeURIComponent(change.password);
   }
   const next = u.toString();
   registerSecret(next);
