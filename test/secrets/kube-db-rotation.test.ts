@@ -243,7 +243,7 @@ describe('make rotate-secret NAME=DATABASE_URL on Kubernetes (real sshd + Postgr
     expectNoValue(dry, [oldPassword]);
   });
 
-  it('without appLoginRoles: the DATABASE_URL role gets a new password in place, the gap said in the plan', async () => {
+  it('without appLoginRoles: the DATABASE_URL role gets a new password in place (gap said in the plan); a failed roll puts it back', async () => {
     writeDatabase(false);
     const r = await rotate(['--env=staging']);
     expect(r.code, r.stderr).to.equal(0);
@@ -258,5 +258,24 @@ describe('make rotate-secret NAME=DATABASE_URL on Kubernetes (real sshd + Postgr
       'rollout status deployment/mytv-api --timeout=600s',
     ]);
     expectNoValue(r, [oldPassword, now.password!]);
+
+    // A failing rollout in this mode: the password set back in place, the Secret as it was, rolled again.
+    const failed = await rotate(['--env=staging'], {
+      currentContext: 'mytv-staging',
+      secretData: r.state.secretData,
+      restartRollout: 'fail-first',
+    });
+    expect(failed.code).to.equal(1);
+    expect(failed.stderr.split('\n')[0]).to.equal(
+      'error: PostgreSQL password rotation failed: deployment/mytv-api did not become ready: error: deployment "mytv-api" exceeded its progress deadline; ' +
+        'PostgreSQL: role mytv_app_a has its old password again; ' +
+        'Secret mytv-api in mytv-staging/mytv-staging holds the old password again; every replica was rolled onto it',
+    );
+    expect(failed.state.secretData).to.deep.equal(r.state.secretData);
+    expect(logsIn('mytv_app_a', now.password!), 'the password before the failed rotation works').to.equal(true);
+    const tried = parse(unb64((failed.state.restartedWith as Record<string, string>[])[0].DATABASE_URL)).password!;
+    expect(tried).to.not.equal(now.password);
+    expect(logsIn('mytv_app_a', tried), 'the tried password no longer works').to.equal(false);
+    expectNoValue(failed, [now.password!, tried]);
   });
 });
