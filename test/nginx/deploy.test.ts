@@ -170,6 +170,7 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
             errorLog: path.join(serverDir, 'error.log'),
             accessLog: path.join(serverDir, 'access.log'),
             tempDir: path.join(serverDir, 'tmp'),
+            cacheDir: path.join(serverDir, 'cache'),
             maintenanceFlag: path.join(serverDir, 'maintenance'),
           },
           ssh: {
