@@ -64,7 +64,7 @@ interface LoadResult {
  * Each request uses a new connection, as Cloudflare would after a reset (see nginx/README.md).
  */
 function startLoad(
-  url: string,
+  url: string | ((n: number) => string),
   concurrency = 6,
   maxRequests = 20_000,
 ): { result: LoadResult; stop(): Promise<LoadResult> } {
@@ -75,7 +75,10 @@ function startLoad(
       const n = result.total++;
       const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`; // a new client per request
       try {
-        const r = await request(url, { from: CLOUDFLARE_PEER, headers: { 'CF-Connecting-IP': ip } });
+        const r = await request(typeof url === 'string' ? url : url(n), {
+          from: CLOUDFLARE_PEER,
+          headers: { 'CF-Connecting-IP': ip },
+        });
         if (r.status === 200) result.ok++;
         else result.failures.push(`${r.status} ${r.body.slice(0, 120)}`);
       } catch (err) {
@@ -163,11 +166,12 @@ describe('nginx: the edge in front of two real API replicas', function () {
   it("passes the client's X-Request-Id through to the app's log, and the real client IP from Cloudflare only", async () => {
     const viaCloudflare = `edge-test-${Date.now()}-cf`;
     const direct = `edge-test-${Date.now()}-direct`;
-    const a = await request(`${edge.url}/v2/channels`, {
+    // Distinct URLs: the micro-cache would answer the second identical read without the app.
+    const a = await request(`${edge.url}/v2/channels?limit=41`, {
       from: CLOUDFLARE_PEER,
       headers: { 'X-Request-Id': viaCloudflare, 'CF-Connecting-IP': '203.0.113.50' },
     });
-    const b = await request(`${edge.url}/v2/channels`, {
+    const b = await request(`${edge.url}/v2/channels?limit=42`, {
       from: OTHER_PEER,
       headers: { 'X-Request-Id': direct, 'CF-Connecting-IP': '203.0.113.66' },
     });
@@ -186,7 +190,7 @@ describe('nginx: the edge in front of two real API replicas', function () {
 
   it('writes one JSON access log line per request with the fields the log pipeline reads', async () => {
     const id = `edge-log-${Date.now()}`;
-    await request(`${edge.url}/v2/channels`, {
+    await request(`${edge.url}/v2/channels?limit=43`, {
       from: CLOUDFLARE_PEER,
       headers: { 'X-Request-Id': id, 'CF-Connecting-IP': '203.0.113.9' },
     });
@@ -329,7 +333,8 @@ describe('nginx: the edge in front of two real API replicas', function () {
   });
 
   it('one replica killed under load: no GET fails (Nginx retries on the other replica)', async () => {
-    const load = startLoad(`${edge.url}/v2/channels`);
+    // A new URL per request: each one reaches a replica (the micro-cache would answer repeats itself).
+    const load = startLoad((n) => `${edge.url}/v2/channels?offset=${n}`);
     try {
       await moreAnswered(load.result, 'the start');
       apps[1].proc.kill('SIGKILL');
