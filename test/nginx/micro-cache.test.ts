@@ -114,7 +114,8 @@ describe('nginx: micro-cache of the public reads in front of two real API replic
     const [, cached, url] = await pairWithinValidity((n) => `${edge.url}/v2/channels?limit=${20 + n}`, {}, {});
     expect(cached.cache).to.equal('HIT');
     // … yet credentials go past it to a replica.
-    for (const headers of [{ authorization: admin.authorization }, { cookie: 'session=abc' }]) {
+    const credentials: Record<string, string>[] = [{ authorization: admin.authorization }, { cookie: 'session=abc' }];
+    for (const headers of credentials) {
       const r = await send(url, { headers });
       expect(r.status).to.equal(200);
       expect(r.cache, `with ${Object.keys(headers).join(', ')}`).to.equal('BYPASS');
