@@ -103,7 +103,7 @@ seed: $(NPM_STAMP) ## Load the deterministic data set (CHANNELS=50; DATABASE_URL
 	@$(call SCRIPT,seed) $(if $(CHANNELS),--channels=$(CHANNELS))
 
 .PHONY: bench
-bench: $(NPM_STAMP) ## Benchmark cached/uncached reads, 304s and admin writes against a node:http baseline (BENCH_ARGS="--check")
+bench: $(NPM_STAMP) ## Benchmark cached/uncached reads, 304s and admin writes, direct and through Nginx, against a node:http baseline (BENCH_ARGS="--check")
 	@$(call SCRIPT,bench) $(BENCH_ARGS)
 
 ##@ Backups and recovery

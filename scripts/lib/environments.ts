@@ -275,9 +275,19 @@ export const environmentSchema = z.strictObject({
           accessLog: configPath.default('/var/log/nginx/mytv-api.access.log'),
           /** Exists on Debian/Ubuntu (the nginx package); Nginx creates the subdirectories. */
           tempDir: configPath.default('/var/lib/nginx'),
+          /** The micro-cache's proxy_cache_path (nginx/snippets/micro-cache-zone.conf); Nginx creates the last directory. */
+          cacheDir: configPath.default('/var/lib/nginx/mytv-api-cache'),
           /** Present = the site answers 503 (maintenance). */
           maintenanceFlag: configPath.default('/etc/nginx/mytv-api/maintenance'),
           maintenanceRetryAfterSeconds: z.number().int().min(1).max(86_400).default(300),
+        })
+        .prefault({}),
+      /** Nginx micro-cache of the public reads for anonymous GET/HEAD (nginx/README.md, "Micro-caching"). */
+      microCache: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** How long a 200 answer is served from Nginx's cache (proxy_cache_valid), in seconds. */
+          validSeconds: z.number().int().min(1).max(10).default(1),
         })
         .prefault({}),
       ssh: sshTarget.optional(),
