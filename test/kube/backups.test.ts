@@ -58,6 +58,8 @@ function expectWellFormed(objects: K8sObject[], env: Environment, where: string)
       const pod = podSpecOf(o)!;
       const c = pod.containers[0];
       const volumes = (pod as { volumes: { name: string; secret?: { secretName: string } }[] }).volumes;
+      type Mount = { name: string; mountPath: string; readOnly?: boolean };
+      const mounts = (c as unknown as { volumeMounts?: Mount[] }).volumeMounts ?? [];
       return (
         spec.concurrencyPolicy === 'Forbid' &&
         typeof spec.startingDeadlineSeconds === 'number' &&
@@ -68,7 +70,7 @@ function expectWellFormed(objects: K8sObject[], env: Environment, where: string)
         /\/mytv-ops:/.test(c.image ?? '') &&
         (c.env ?? []).every((e) => !(e as { valueFrom?: unknown }).valueFrom) &&
         volumes.some((v) => v.secret?.secretName === 'mytv-backup') &&
-        (c.volumeMounts ?? []).some((m) => m.name === 'ssh' && m.mountPath === '/home/node/.ssh' && m.readOnly === true)
+        mounts.some((m) => m.name === 'ssh' && m.mountPath === '/home/node/.ssh' && m.readOnly === true)
       );
     },
     `${where}: CronJob Forbid, deadline, history limits, the migration Job's security contexts, ops image, SSH Secret as read-only files`,
