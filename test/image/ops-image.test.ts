@@ -3,7 +3,9 @@
 // the environments, as the non-root user, on a read-only root filesystem. The image is tagged with
 // a hash of its inputs: a run with unchanged files reuses it (and the build's layer cache reuses
 // the apt and npm layers when only scripts changed).
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { appVersion, npmBuildSecrets } from '../../scripts/lib/api-image.js';
 import { ensureBaseImage } from '../../scripts/lib/base-image.js';
 import {
@@ -14,7 +16,18 @@ import {
 } from '../../scripts/lib/container-engine.js';
 import { Exec } from '../../scripts/lib/exec.js';
 import { Output } from '../../scripts/lib/output.js';
-import { ensureOpsImage, opsInputsHash, OPS_IMAGE_REPO } from '../../scripts/lib/ops-image.js';
+import { ensureOpsImage, opsDockerfile, opsInputsHash, OPS_IMAGE_REPO } from '../../scripts/lib/ops-image.js';
+
+describe('image: ops/Dockerfile (static)', function () {
+  it('has no dockerfile-utils diagnostics; Node 22 by default, non-root, tini before node', function () {
+    const text = readFileSync(opsDockerfile, 'utf8');
+    const problems = validate(text, { deprecatedMaintainer: ValidationSeverity.ERROR });
+    expect(problems.map((p) => `${p.range.start.line + 1}: ${JSON.stringify(p.message)}`)).to.deep.equal([]);
+    expect(text).to.match(/ARG NODE_IMAGE=node:22[.\d]*-bookworm-slim/);
+    expect(text).to.match(/^USER node$/m);
+    expect(text).to.match(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "node"/m);
+  });
+});
 
 describe('image: ops/Dockerfile built and run (real container engine)', function () {
   const out = new Output(false);
