@@ -66,6 +66,10 @@ build: $(NPM_STAMP) ## Build the app (tsc), then its image with Docker, else pod
 image-base: $(NPM_STAMP) ## Make the local base image once (debootstrap bookworm + this machine's Node; podman)
 	@$(call SCRIPT,image-base)
 
+.PHONY: build-ops
+build-ops: $(NPM_STAMP) ## Build the ops image (ops/Dockerfile: scripts, Node, pgBackRest, psql, ssh) the backup jobs run; reused by content hash [BASE_IMAGE=]
+	@$(call SCRIPT,build-ops) $(if $(BASE_IMAGE),--base-image=$(BASE_IMAGE))
+
 .PHONY: image-test
 image-test: $(NPM_STAMP) ## Build the image and run it against real PostgreSQL + Redis: health, uid, tini, read-only, SIGTERM, contents, size
 	@$(call SCRIPT,image-test) $(if $(BASE_IMAGE),--base-image=$(BASE_IMAGE))
