@@ -98,7 +98,8 @@ function pidOf(stack: Stack, name: string): number {
   return pid;
 }
 
-function isAlive(pid: number): boolean {
+/** True while a process with this PID exists (signal 0: nothing is sent). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import type { ScenarioResult } from '../../scripts/lib/chaos.js';
+import { isAlive, type ScenarioResult } from '../../scripts/lib/chaos.js';
 import type { SoakReport } from '../../scripts/lib/soak.js';
 import { Stack, trackedProcesses } from '../../scripts/lib/services/index.js';
 import { waitForUrl } from '../../scripts/lib/wait.js';
@@ -17,15 +17,6 @@ import { environmentsWith, freeLocalPorts } from '../support/local-stack-env.js'
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
 
 const SHORT = ['--warmup=1s', '--settle=1s', '--redis-outage=1s', '--postgres-outage=2s', '--rate=20'];
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('make chaos / make soak on a native stack', function () {
   this.timeout(240_000);
