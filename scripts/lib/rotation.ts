@@ -82,22 +82,17 @@ export class LocalSecretStore implements SecretStore {
 }
 
 /**
- * Nginx marks an upstream server that refused a connection as unavailable for fail_timeout (10 s
- * by default, max_fails=1; ngx_http_upstream_module "server" parameters). Stopping the next replica
- * before that has passed would leave Nginx no live upstream: 502 for everyone.
+ * Restarts the local stack's API replicas one by one without a failed request: each replica is
+ * first drained out of every Nginx of the stack that proxies to it (`server … down` and a reload:
+ * once the old workers have exited no request can reach it), then stopped (SIGTERM, graceful drain),
+ * started, checked ready, and put back with another reload before the next one. A reload also gives
+ * Nginx fresh upstream failure state, so no replica stays marked unavailable (max_fails/fail_timeout
+ * are per worker process). Without an Nginx in the stack the replicas are simply restarted in turn.
  */
-export const NGINX_FAIL_TIMEOUT_MS = 10_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export class LocalStackRoller implements AppRoller {
-  constructor(
-    readonly runDir: string,
-    /** Wait after a replica is ready before stopping the next one (see NGINX_FAIL_TIMEOUT_MS). */
-    readonly settleMs = NGINX_FAIL_TIMEOUT_MS + 1000,
-  ) {}
+  constructor(readonly runDir: string) {}
   get description(): string {
-    return `API replicas of the local stack in ${this.runDir}, restarted one by one`;
+    return `API replicas of the local stack in ${this.runDir}, drained from Nginx and restarted one by one`;
   }
   private stack(): Stack {
     return Stack.restore({ runDir: this.runDir });
@@ -117,17 +112,29 @@ export class LocalStackRoller implements AppRoller {
     // A fresh view of the run directory: each restarted replica reads the current secret files
     // and its peers' current connection settings.
     const stack = this.stack();
-    const names = this.replicas();
-    for (const [i, name] of names.entries()) {
+    const running = stack.status().filter((s) => s.state === 'running');
+    const proxies = running.filter((s) => s.kind === 'nginx').map((s) => s.name);
+    const upstreamsOf = (nginx: string): string[] => (stack.options(nginx).upstreams as string[] | undefined) ?? [];
+    const drain = async (address: string, on: boolean): Promise<void> => {
+      for (const nginx of proxies) {
+        if (!upstreamsOf(nginx).includes(address)) continue;
+        const drained = ((stack.options(nginx).drained as string[] | undefined) ?? []).filter((a) => a !== address);
+        await stack.reconfigure(nginx, { drained: on ? [...drained, address] : drained });
+      }
+    };
+    for (const name of running.filter((s) => s.kind === 'api').map((s) => s.name)) {
+      const address = `${stack.host}:${stack.status().find((s) => s.name === name)!.port}`;
+      if (proxies.length > 0) progress(`draining ${name} (${address}) out of ${proxies.join(', ')}`);
+      await drain(address, true);
       progress(`restarting ${name}`);
       await stack.stop(name);
       await stack.start(name);
       if (!(await stack.healthy(name)))
-        throw new UserError(`${name} is not ready after its restart`, { hint: `see ${stack.logFile(name)}` });
-      if (i < names.length - 1) {
-        progress(`${name} ready; ${this.settleMs / 1000} s for Nginx to take it back before the next replica`);
-        await sleep(this.settleMs);
-      }
+        throw new UserError(`${name} is not ready after its restart; it is still drained out of Nginx`, {
+          hint: `see ${stack.logFile(name)}`,
+        });
+      if (proxies.length > 0) progress(`${name} ready; back in ${proxies.join(', ')}`);
+      await drain(address, false);
     }
   }
 }

@@ -3,16 +3,18 @@
 // Cloudflare list is replaced by 127.0.0.2/32, so a client bound to 127.0.0.2 is "Cloudflare" and
 // one bound to 127.0.0.1 or 127.0.0.3 is not.
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
 import type { NginxInfo } from '../../scripts/lib/services/nginx.js';
+import { childPids } from '../../scripts/lib/services/process.js';
 import { requireTool } from '../../scripts/lib/tools.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { appEnv, eventually, spawnApp, type SpawnedApp } from '../app/support.js';
+import { expectEvery } from '../support/assertions.js';
 import { useServices } from '../support/services.js';
 
 const execFileAsync = promisify(execFile);
@@ -106,12 +108,17 @@ async function moreAnswered(result: LoadResult, what: string, n = 10, timeoutMs 
 
 /** Worker processes of an Nginx master (its children). */
 function workerPids(pidFile: string): number[] {
-  const master = readFileSync(pidFile, 'utf8').trim();
-  return readFileSync(`/proc/${master}/task/${master}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
+  return childPids(Number(readFileSync(pidFile, 'utf8').trim()));
+}
+
+/** upstream_addr of the access-log lines written after byte offset `from`. */
+function upstreamsSince(accessLog: string, from: number): string[] {
+  return readFileSync(accessLog)
+    .subarray(from)
+    .toString('utf8')
+    .split('\n')
     .filter(Boolean)
-    .map(Number);
+    .map((l) => (JSON.parse(l) as { upstream_addr: string }).upstream_addr);
 }
 
 describe('nginx: the edge in front of two real API replicas', function () {
@@ -326,6 +333,39 @@ describe('nginx: the edge in front of two real API replicas', function () {
       workersAfter.filter((p) => workersBefore.includes(p)),
       'the reloads replaced every worker',
     ).to.deep.equal([]);
+  });
+
+  it('a drained replica (Stack.reconfigure: server … down, reload) gets no request, and gets them again once back', async () => {
+    const [first, second] = apps.map((a) => `127.0.0.1:${a.port}`);
+    const workersBefore = workerPids(edge.pidFile);
+    await stack().reconfigure('nginx', { drained: [first] });
+    try {
+      expect(readFileSync(`${edge.confDir}/nginx.conf`, 'utf8')).to.contain(`server ${first} down;`);
+      expect(
+        workerPids(edge.pidFile).filter((p) => workersBefore.includes(p)),
+        'no worker with the old config is left once reconfigure resolves',
+      ).to.deep.equal([]);
+      const mark = statSync(edge.accessLog).size;
+      // Own peer addresses: the rate-limit bucket of the earlier tests' client is not this one's.
+      for (let i = 0; i < 12; i++)
+        expect((await request(`${edge.url}/v2/channels`, { from: '127.0.0.7' })).status).to.equal(200);
+      const used = upstreamsSince(edge.accessLog, mark);
+      expect(used).to.have.length(12);
+      expectEvery(used, (u) => u === second, `every request went to ${second}`);
+    } finally {
+      await stack().reconfigure('nginx', { drained: [] });
+    }
+    const mark = statSync(edge.accessLog).size;
+    for (let i = 0; i < 12; i++)
+      expect((await request(`${edge.url}/v2/channels`, { from: '127.0.0.8' })).status).to.equal(200);
+    expect(new Set(upstreamsSince(edge.accessLog, mark))).to.deep.equal(new Set([first, second]));
+    // Draining every upstream would leave Nginx nothing to send to: refused, config unchanged.
+    let refused: Error | undefined;
+    await stack()
+      .reconfigure('nginx', { drained: [first, second] })
+      .catch((e: Error) => (refused = e));
+    expect(refused?.message).to.match(/every upstream would be drained/);
+    expect(readFileSync(`${edge.confDir}/nginx.conf`, 'utf8')).not.to.contain(' down;');
   });
 
   it('one replica killed under load: no GET fails (Nginx retries on the other replica)', async () => {

@@ -87,6 +87,26 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
       timeoutMs: 300_000,
     });
   const rotate = (args: string[]): Promise<ScriptResult> => script('rotate-secret', ['--record', record, ...args]);
+  /** The failures, with what Nginx said about them: 5xx access-log lines and the error log's tail. */
+  const evidence = (failures: string[]): string => {
+    const read = (rel: string): string[] => {
+      try {
+        return readFileSync(path.join(runDir, 'nginx', rel), 'utf8')
+          .split('\n')
+          .filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    const fivexx = read('access.log').filter((l) => /"status":5\d\d/.test(l));
+    return [
+      ...failures.slice(0, 5),
+      '-- Nginx 5xx:',
+      ...fivexx.slice(-5),
+      '-- error.log:',
+      ...read('error.log').slice(-8),
+    ].join('\n');
+  };
   const file = (rel: string): string => readFileSync(path.join(runDir, rel), 'utf8').trim();
 
   before(async function () {
@@ -108,7 +128,8 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
     this.timeout(60_000);
     await script('down').catch(() => undefined);
     for (const t of trackedProcesses(runDir)) if (t.alive && t.record) process.kill(-t.record.pid, 'SIGKILL');
-    rmSync(tmp, { recursive: true, force: true });
+    if (process.env.KEEP_TMP) console.log('kept', tmp);
+    else rmSync(tmp, { recursive: true, force: true });
   });
 
   it('refuses an unknown secret and a secret rotated by hand, changing nothing (exit 2)', async () => {
@@ -139,7 +160,7 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
     const r = await rotate(['--name', 'JWT_SECRET', '--token-lifetime', '3600']);
     const result = await load.stop();
     expect(r.code, r.stderr + r.stdout).to.equal(0);
-    expect(result.failures, result.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(result.failures, evidence(result.failures)).to.deep.equal([]);
     expect(result.requests).to.be.greaterThan(10);
 
     const newKey = file('api-jwt-secret');
@@ -160,7 +181,7 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
     const finish = await rotate(['--name', 'JWT_SECRET', '--finish', '--token-lifetime', '1']);
     const result2 = await load2.stop();
     expect(finish.code, finish.stderr + finish.stdout).to.equal(0);
-    expect(result2.failures, result2.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(result2.failures, evidence(result2.failures)).to.deep.equal([]);
     expect(existsSync(path.join(runDir, 'api-jwt-secret-previous'))).to.equal(false);
     for (const url of apiUrls) {
       expect(await tokenAccepted(url, oldToken), `${url} old token after finish`).to.equal(false);
@@ -204,7 +225,7 @@ describe('make rotate-secret: zero-downtime rotation on a running local stack', 
     const r = await rotate(['--name', 'DATABASE_URL']);
     const result = await load.stop();
     expect(r.code, r.stderr + r.stdout).to.equal(0);
-    expect(result.failures, result.failures.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(result.failures, evidence(result.failures)).to.deep.equal([]);
     expect(result.requests).to.be.greaterThan(10);
 
     const newPassword = file('postgres/password');

@@ -2,7 +2,8 @@
 // environments/ whose dev.yaml uses them (passed to the scripts as MYTV_ENVIRONMENTS_DIR).
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse, parseDocument } from 'yaml';
+import { parseDocument } from 'yaml';
+import { loadEnvironment } from '../../scripts/lib/environments.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
 import { freePorts, isPortFree } from '../../scripts/lib/services/index.js';
 
@@ -10,14 +11,13 @@ import { freePorts, isPortFree } from '../../scripts/lib/services/index.js';
 const PER_REPLICA = new Set(['api', 'apiMetrics']);
 
 /**
- * Free loopback ports for every `local.ports` key of environments/dev.yaml (read from the file, so
- * a key added there is covered here); per-replica keys get `api.replicas` consecutive free ports.
+ * Free loopback ports for every `local.ports` key of the dev environment as the schema reads it
+ * (so keys left to their default, such as pushgateway, are covered too); per-replica keys get
+ * `api.replicas` consecutive free ports.
  */
 export async function freeLocalPorts(): Promise<Record<string, number>> {
-  const dev = parse(readFileSync(fromRoot('environments', 'dev.yaml'), 'utf8')) as {
-    api: { replicas: number };
-    local: { ports: Record<string, number> };
-  };
+  const dev = loadEnvironment('dev', { dir: fromRoot('environments') });
+  if (!dev.local) throw new Error('environments/dev.yaml has no local block');
   const keys = Object.keys(dev.local.ports);
   const replicas = dev.api.replicas;
   const single = keys.filter((k) => !PER_REPLICA.has(k));
@@ -49,12 +49,9 @@ export function environmentsWith(dir: string, ports: Record<string, number>): st
   for (const f of readdirSync(fromRoot('environments'))) {
     let text = readFileSync(fromRoot('environments', f), 'utf8');
     if (f === 'dev.yaml') {
-      // Every port is set or the test stops: a key left alone would fall back to a fixed dev port.
+      // Every port is set, also those the file leaves to the schema's default (a fixed port).
       const doc = parseDocument(text);
-      for (const [k, v] of Object.entries(ports)) {
-        if (!doc.hasIn(['local', 'ports', k])) throw new Error(`environments/dev.yaml has no local.ports.${k}`);
-        doc.setIn(['local', 'ports', k], v);
-      }
+      for (const [k, v] of Object.entries(ports)) doc.setIn(['local', 'ports', k], v);
       text = doc.toString();
     }
     writeFileSync(path.join(dir, f), text);

@@ -22,6 +22,12 @@ export type NginxTls = NonNullable<NginxConfig['tls']>;
 export interface NginxRenderOptions {
   site?: string;
   upstreams?: string[];
+  /**
+   * Upstreams (host:port, as in `upstreams`) rendered with the `down` parameter: Nginx sends them
+   * no request after a reload (ngx_http_upstream_module, "server … down"). Used to drain a replica
+   * before it is stopped. Draining every upstream is refused (Error).
+   */
+  drained?: string[];
   /** Replaces the Cloudflare ranges (tests use loopback addresses). */
   realIpFrom?: string[];
   originLock?: boolean;
@@ -82,6 +88,10 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
   const rate: NginxRateLimit = { ...cfg.rateLimit, ...o.rateLimit };
   const upstreams = o.upstreams ?? cfg.upstreams ?? [`127.0.0.1:${env.api.port}`];
   if (upstreams.length === 0) throw new Error('renderNginxConfig: no upstreams');
+  const drained = new Set(o.drained ?? []);
+  for (const d of drained)
+    if (!upstreams.includes(d)) throw new Error(`renderNginxConfig: drained ${d} is not an upstream`);
+  if (upstreams.every((u) => drained.has(u))) throw new Error('renderNginxConfig: every upstream would be drained');
   const ranges = o.realIpFrom ?? readCloudflareRanges(o.cloudflareIpsFile);
   for (const r of ranges) {
     const parsed = parseCidr(r, { bareAddress: true, network: true });
@@ -102,7 +112,9 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
     TEMP_DIR: runtime.tempDir,
     MAINTENANCE_FLAG: runtime.maintenanceFlag,
     MAINTENANCE_RETRY_AFTER: String(runtime.maintenanceRetryAfterSeconds),
-    UPSTREAM_SERVERS: upstreams.map((u) => `server ${u} max_fails=1 fail_timeout=5s;`).join('\n'),
+    UPSTREAM_SERVERS: upstreams
+      .map((u) => (drained.has(u) ? `server ${u} down; # drained` : `server ${u} max_fails=1 fail_timeout=5s;`))
+      .join('\n'),
     RATE_PER_SECOND: String(rate.perSecond),
     BURST: String(rate.burst),
     ADMIN_WRITES_PER_MINUTE: String(rate.adminWritesPerMinute),

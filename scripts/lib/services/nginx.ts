@@ -3,12 +3,15 @@
 // the internal listener (stub_status, /metrics, health) on the 'status' port.
 //   stack.start('nginx', { options: { environment: 'dev', upstreams: ['127.0.0.1:3001'],
 //                                      realIpFrom?: ['127.0.0.2/32'], originLock?: true } })
-import { mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadEnvironment } from '../environments.js';
 import { UserError } from '../errors.js';
+import { nginxTest } from '../edge/check.js';
 import { renderNginxConfig, writeNginxConfig, type NginxRateLimit } from '../edge/render.js';
 import { requireTool } from '../tools.js';
+import { waitFor } from '../wait.js';
+import { childPids } from './process.js';
 import { httpProbe } from './probes.js';
 import type { ServiceContext, ServiceSpec } from './types.js';
 
@@ -17,6 +20,8 @@ export interface NginxServiceOptions {
   environment?: string;
   /** API replicas as host:port; default the environment's (127.0.0.1:<api.port>). */
   upstreams?: string[];
+  /** Upstreams (as in `upstreams`) that get no request: `server … down` (drained before a restart). */
+  drained?: string[];
   /** Peers believed for CF-Connecting-IP (and allowed by the origin lock); default the Cloudflare ranges. */
   realIpFrom?: string[];
   /** Refuse peers outside realIpFrom; default false (local clients are not Cloudflare). */
@@ -65,6 +70,7 @@ export const nginxService: ServiceSpec<NginxInfo> = {
     const rendered = renderNginxConfig(env, {
       site: 'local',
       upstreams: o.upstreams,
+      drained: o.drained,
       realIpFrom: o.realIpFrom,
       // Local clients never come from Cloudflare: the origin lock would refuse all of them, so it
       // applies only when asked for (tests give realIpFrom with loopback "Cloudflare" peers).
@@ -99,6 +105,43 @@ export const nginxService: ServiceSpec<NginxInfo> = {
 
   ready(ctx) {
     return httpProbe(`http://${ctx.host}:${ctx.ports.status}/stub_status`);
+  },
+
+  /**
+   * Re-renders the config from ctx.options, checks it with `nginx -t`, then SIGHUP to the master:
+   * new workers start with the new config (and fresh upstream failure state) while the old ones
+   * finish their in-flight requests and exit ("Controlling nginx", nginx.org/en/docs/control.html).
+   * Resolves once every old worker has exited, so nothing runs the old config any more. On a
+   * failed test the previous files are put back and the running config is untouched (UserError).
+   */
+  async reload(ctx, pid) {
+    const p = paths(ctx);
+    const previous = `${p.confDir}.previous`;
+    rmSync(previous, { recursive: true, force: true });
+    cpSync(p.confDir, previous, { recursive: true });
+    try {
+      await nginxService.prepare!(ctx);
+      const test = await nginxTest(path.join(p.confDir, 'nginx.conf'), ctx.dir);
+      if (!test.ok)
+        throw new UserError(`nginx -t refused the new config of ${ctx.name}: ${test.output.split('\n').pop()}`);
+    } catch (err) {
+      rmSync(p.confDir, { recursive: true, force: true });
+      cpSync(previous, p.confDir, { recursive: true });
+      throw err;
+    } finally {
+      rmSync(previous, { recursive: true, force: true });
+    }
+    const oldWorkers = childPids(pid);
+    process.kill(pid, 'SIGHUP');
+    // Old workers wait for their in-flight requests, bounded by proxy_read_timeout (30 s).
+    const done = await waitFor(() => !childPids(pid).some((w) => oldWorkers.includes(w)), {
+      timeoutMs: 45_000,
+      intervalMs: 50,
+    });
+    if (!done)
+      throw new UserError(`${ctx.name}: old worker processes still running 45 s after the reload`, {
+        hint: `see ${p.errorLog}`,
+      });
   },
 
   info(ctx) {

@@ -2,7 +2,7 @@
 // file, tracked by a PID file that records the kernel start time so a PID reused by an unrelated
 // process after a crash is never signalled.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { toolEnvPath } from '../tools.js';
 import { waitFor } from '../wait.js';
@@ -160,6 +160,32 @@ export async function stopProcess(
 /** Synchronous last resort for process exit: no awaiting is possible there. */
 export function killNow(rec: PidRecord): void {
   if (isSameProcessAlive(rec)) signalGroup(rec.pid, 'SIGKILL');
+}
+
+/**
+ * PIDs whose parent is `pid` (Linux /proc/<n>/stat, field 4: ppid; proc(5)). [] when none or when
+ * /proc cannot be read.
+ */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may contain spaces and parentheses; fields follow the last ')'.
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(e));
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return children;
 }
 
 export function removeFile(file: string): void {

@@ -321,6 +321,38 @@ export class Stack {
     return spec.info(ctx);
   }
 
+  /** The options an instance was started (or last reconfigured) with. */
+  options(name: string): Record<string, unknown> {
+    const inst = this.instances.get(name);
+    if (!inst) throw new Error(`service ${name} was never started in this stack`);
+    return inst.ctx.options;
+  }
+
+  /**
+   * Applies changed options to a running instance without restarting it (ServiceSpec.reload), e.g.
+   * Nginx draining an upstream. The options are merged into the instance's and kept in stack.json.
+   * Errors: UserError when the instance is not running or its kind cannot reload; the spec's own
+   * error when the reload fails (the previous options are kept then).
+   */
+  async reconfigure(name: string, options: Record<string, unknown>): Promise<void> {
+    const inst = this.instances.get(name);
+    if (!inst?.record || !isSameProcessAlive(inst.record))
+      throw new UserError(`${name} is not running`, { hint: 'start the stack first (make up)' });
+    if (!inst.spec.reload)
+      throw new UserError(`${name} (${inst.spec.kind}) cannot be reconfigured while running`, {
+        hint: 'restart it instead',
+      });
+    const previous = inst.ctx.options;
+    inst.ctx.options = { ...previous, ...options };
+    try {
+      await inst.spec.reload(inst.ctx, inst.record.pid);
+    } catch (err) {
+      inst.ctx.options = previous;
+      throw err;
+    }
+    this.writeManifest();
+  }
+
   /** Stops one instance; keeps its directory and port so start() brings it back as it was. */
   async stop(name: string): Promise<void> {
     const inst = this.instances.get(name);

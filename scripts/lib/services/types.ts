@@ -37,6 +37,12 @@ export interface ServiceSpec<Info extends Record<string, unknown> = Record<strin
   /** After the first readiness: create the database, load config … */
   afterReady?(ctx: ServiceContext): Promise<void>;
   info(ctx: ServiceContext): Info;
+  /**
+   * Applies ctx.options (already changed by Stack.reconfigure) to the running process `pid` without
+   * a restart, resolving once the change is in effect (Nginx: re-render, nginx -t, SIGHUP, old
+   * workers gone). Rejects, with the previous configuration back in place, when it cannot.
+   */
+  reload?(ctx: ServiceContext, pid: number): Promise<void>;
   /** Signal for a graceful stop (PostgreSQL: SIGINT = fast shutdown). */
   stopSignal?: NodeJS.Signals;
   stopGraceMs?: number;
