@@ -135,7 +135,8 @@ export class ConstantRateLoad {
       };
       const attempt = (): void => {
         let answered = false;
-        const req = http.get(url, { agent: this.agent, headers: this.o.headers });
+        // The retry goes on a new connection (agent: false): the pool may hold more closed ones.
+        const req = http.get(url, { agent: retried ? false : this.agent, headers: this.o.headers });
         req.setTimeout(Math.max(1, this.o.timeoutMs - (this.now() - sentAt)), () => {
           finish('timeout');
           req.destroy();
