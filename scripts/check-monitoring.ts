@@ -1,9 +1,11 @@
 // make check-monitoring: every static check of prometheus/, alertmanager/ and grafana/ — promtool
 // (config per environment, rules, unit tests), amtool (config, routes), alerts' labels/links/tests,
-// dashboards (uids, datasources, PromQL/LogQL grammar). Exits 1 naming what failed.
+// dashboards (uids, datasources, PromQL/LogQL grammar), Loki's recording rules (LogQL metric queries
+// whose names the alerts read). Exits 1 naming what failed.
 import { UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
 import { allMonitoringChecks } from './lib/monitoring/checks.js';
+import { checkLokiRules } from './lib/monitoring/loki-rules.js';
 
 await runScript(
   {
@@ -11,7 +13,10 @@ await runScript(
     usage: 'make check-monitoring [JSON=1]',
   },
   async ({ flags, out }) => {
-    const results = await out.task('promtool, amtool, alert metadata, dashboards', () => allMonitoringChecks());
+    const results = await out.task('promtool, amtool, alert metadata, dashboards, Loki rules', async () => [
+      ...(await allMonitoringChecks()),
+      ...checkLokiRules(),
+    ]);
     if (flags.json) out.data(results);
     else
       out.table(

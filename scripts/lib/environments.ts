@@ -350,6 +350,12 @@ export const environmentSchema = z.strictObject({
           message: 'logs.retention.audit must be at least logs.retention.default (audit streams are kept longer)',
         })
         .optional(),
+      /**
+       * Where Loki's ruler remote-writes the recordings of loki/rules: the environment's Prometheus
+       * /api/v1/write as Loki reaches it (compose service, in-cluster service). Rendered into
+       * loki/env/<env>.env as LOKI_RULER_REMOTE_WRITE_URL by `make generate`.
+       */
+      rulerRemoteWriteUrl: z.url({ protocol: /^https?$/ }).optional(),
     })
     .optional(),
   slo: z.strictObject({

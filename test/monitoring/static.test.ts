@@ -233,6 +233,7 @@ describe('monitoring configs: static checks (make check-monitoring)', function (
     const rows = JSON.parse(r.stdout) as { check: string; ok: boolean }[];
     expect(rows.length).to.be.greaterThan(50);
     expect(rows.every((x) => x.ok)).to.equal(true);
+    expect(rows.filter((x) => x.check === 'loki recording rule').length, 'Loki rules checked').to.be.at.least(1);
   });
 });
 

@@ -97,6 +97,8 @@ export const prometheusService: ServiceSpec<PrometheusInfo> = {
         `--web.listen-address=${ctx.host}:${ctx.port}`,
         '--storage.tsdb.retention.time=2d',
         '--web.enable-lifecycle',
+        // Loki's ruler remote-writes the log-based recordings (loki/rules) to /api/v1/write.
+        '--web.enable-remote-write-receiver',
       ],
     };
   },
