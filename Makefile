@@ -217,7 +217,7 @@ infra-apply: $(NPM_STAMP) ## Apply exactly the saved plan to ENV's Cloudflare zo
 
 ##@ Monitoring
 .PHONY: check-monitoring
-check-monitoring: $(NPM_STAMP) ## Static checks of prometheus/, alertmanager/, grafana/: promtool, amtool, alert links, dashboards
+check-monitoring: $(NPM_STAMP) ## Static checks of prometheus/, alertmanager/, grafana/, loki/rules: promtool, amtool, alert links, LogQL rules, dashboards
 	@$(call SCRIPT,check-monitoring)
 
 .PHONY: slo-report

@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppModule } from './app.module.js';
 import { type AppConfig, trustedProxyMatcher } from './config/config.js';
 import { CacheService } from './cache/cache.service.js';
-import { installCachedReplyFastPath } from './http/cached-reply.js';
-import { installHttpHooks, requestIdFrom } from './http/hooks.js';
+import { CachedReplyFastPath, fastPathServerFactory, installNotModifiedHook } from './http/cached-reply.js';
+import { installHttpHooks, RequestObserver, requestIdFrom } from './http/hooks.js';
 import { type AppLogger, createLogger, NestWinstonLogger } from './logging/logger.js';
 import { AppMetrics } from './metrics/metrics.js';
 import { startMetricsServer } from './metrics/metrics.server.js';
@@ -20,6 +20,8 @@ export interface RunningApp {
   logger: AppLogger;
   metrics: AppMetrics;
   lifecycle: Lifecycle;
+  /** Answers repeated cached reads in front of Fastify (http/cached-reply.ts). */
+  fastPath: CachedReplyFastPath;
   /** The bound port (useful with PORT=0). */
   port: number;
   /** The bound port of the separate /metrics listener (METRICS_PORT; useful with 0). */
@@ -38,6 +40,9 @@ export async function createApp(
   const metrics = new AppMetrics(config.app);
   const lifecycle = new Lifecycle();
 
+  const observer = new RequestObserver(logger, metrics, trustedProxyMatcher(config.trustedProxies));
+  // Repeated cached reads are answered in front of Fastify, with the same observability.
+  const fastPath = new CachedReplyFastPath(observer, lifecycle);
   const adapter = new FastifyAdapter({
     logger: false,
     genReqId: requestIdFrom,
@@ -46,16 +51,11 @@ export async function createApp(
     bodyLimit: JSON_BODY_LIMIT,
     return503OnClosing: false,
     keepAliveTimeout: 75_000, // longer than the proxies' idle timeout (Nginx keepalive 60 s)
+    serverFactory: fastPathServerFactory(fastPath),
   });
   const fastify = adapter.getInstance();
-  installHttpHooks(fastify, {
-    logger,
-    metrics,
-    lifecycle,
-    isTrustedProxy: trustedProxyMatcher(config.trustedProxies),
-  });
-  // After the observability hooks: a fast-path answer still gets its request id, metrics and log line.
-  const fastPath = installCachedReplyFastPath(fastify);
+  installHttpHooks(fastify, { observer, metrics, lifecycle });
+  installNotModifiedHook(fastify);
   fastify.addContentTypeParser(
     Object.keys(LOGO_CONTENT_TYPES),
     { parseAs: 'buffer', bodyLimit: config.r2.logoMaxBytes },
@@ -90,7 +90,7 @@ export async function createApp(
       metricsServer.close(),
     ));
 
-  return { app, config, logger, metrics, lifecycle, port, metricsPort: metricsServer.port, shutdown };
+  return { app, config, logger, metrics, lifecycle, fastPath, port, metricsPort: metricsServer.port, shutdown };
 }
 
 async function gracefulShutdown(ctx: {

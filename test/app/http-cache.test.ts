@@ -92,6 +92,102 @@ describe('app: HTTP caching of reads (ETag, 304, Cache-Control, fast path, inval
     );
   });
 
+  // The fast path answers in front of Fastify: these check that what Fastify's hooks gave a cached
+  // read is still there when the fast path (fastPath.answered) is what answered.
+  const fastPathAnswer = async (path: string, headers: Record<string, string> = {}) => {
+    const app = replicas[0].app;
+    await (await get(0, path)).arrayBuffer(); // prepared by the Nest path
+    const before = { answered: app.fastPath.answered, log: replicas[0].log.length };
+    const res = await get(0, path, headers);
+    const body = await res.text();
+    expect(app.fastPath.answered, `${path} answered by the fast path`).to.equal(before.answered + 1);
+    return { res, body, logFrom: before.log };
+  };
+  const durationCount = async (route: string, status: number) => {
+    const text = await replicas[0].app.metrics.registry.getSingleMetricAsString('http_request_duration_seconds');
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('http_request_duration_seconds_count{') &&
+          l.includes(`route="${route}"`) &&
+          l.includes(`status_code="${status}"`) &&
+          l.includes('method="GET"'),
+      );
+    return line === undefined ? 0 : Number(line.split(' ').pop());
+  };
+  const localHits = async (family: string) => {
+    const metric = await replicas[0].app.metrics.cacheHits.get();
+    return metric.values.find((v) => v.labels.cache === family && v.labels.layer === 'local')?.value ?? 0;
+  };
+
+  it('fast path: route template in the histogram and the access line, a fresh request id, a local cache hit', async function () {
+    const path = '/v2/channels/seed-0002?x=1';
+    await (await get(0, path)).arrayBuffer();
+    const [count, hits] = [await durationCount('/v2/channels/:slug', 200), await localHits('channels')];
+    const { res, body, logFrom } = await fastPathAnswer(path, { 'user-agent': 'probe/1 Bearer abc.def' });
+    expect(res.status).to.equal(200);
+    expect(JSON.parse(body)).to.have.nested.property('data.slug', 'seed-0002');
+    expect(res.headers.get('content-length')).to.equal(String(Buffer.byteLength(body)));
+    expect(res.headers.get('content-type')).to.equal('application/json; charset=utf-8');
+    expect(res.headers.get('x-content-type-options')).to.equal('nosniff');
+    expect(res.headers.get('cache-control')).to.equal(cacheControl(CACHE_POLICIES.channels));
+    const id = res.headers.get('x-request-id');
+    expect(id, 'a generated request id').to.match(/^[0-9a-f-]{36}$/);
+    expect(await durationCount('/v2/channels/:slug', 200)).to.equal(count + 2);
+    expect(await localHits('channels')).to.be.at.least(hits + 2);
+    await eventually(() => replicas[0].log.slice(logFrom).some((l) => l.includes(id!)));
+    const line = JSON.parse(replicas[0].log.slice(logFrom).find((l) => l.includes(id!))!) as Record<string, unknown>;
+    expect(line).to.include({
+      level: 'info',
+      log_type: 'access',
+      msg: 'request',
+      method: 'GET',
+      route: '/v2/channels/:slug',
+      path: '/v2/channels/seed-0002',
+      status: 200,
+      client_ip: '127.0.0.1',
+      user_agent: 'probe/1 Bearer [REDACTED]',
+    });
+    expect(line.duration_ms).to.be.a('number').and.at.least(0);
+    expect(new Date(line.timestamp as string).toISOString()).to.equal(line.timestamp);
+  });
+
+  it('fast path: 304 without a body on a matching If-None-Match, counted and logged as 304', async function () {
+    const path = '/v2/now-next';
+    const first = await get(0, path);
+    await first.arrayBuffer();
+    const etag = first.headers.get('etag')!;
+    const count = await durationCount('/v2/now-next', 304);
+    const { res, body, logFrom } = await fastPathAnswer(path, { 'if-none-match': etag, 'x-request-id': 'fast-304' });
+    expect(res.status).to.equal(304);
+    expect(body).to.equal('');
+    expect(res.headers.get('etag')).to.equal(etag);
+    expect(res.headers.get('content-length')).to.equal(null);
+    expect(res.headers.get('x-request-id')).to.equal('fast-304');
+    expect(await durationCount('/v2/now-next', 304)).to.equal(count + 1);
+    await eventually(() => replicas[0].log.slice(logFrom).some((l) => l.includes('"request_id":"fast-304"')));
+    const line = JSON.parse(replicas[0].log.slice(logFrom).find((l) => l.includes('fast-304'))!) as Record<
+      string,
+      unknown
+    >;
+    expect(line).to.include({ status: 304, route: '/v2/now-next', path: '/v2/now-next' });
+  });
+
+  it('fast path: closes keep-alive connections while draining', async function () {
+    const path = '/v2/channels?limit=5';
+    const keepAlive = await fastPathAnswer(path);
+    expect(keepAlive.res.headers.get('connection')).to.not.equal('close');
+    replicas[0].app.lifecycle.draining = true;
+    try {
+      const { res } = await fastPathAnswer(path);
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('connection')).to.equal('close');
+    } finally {
+      replicas[0].app.lifecycle.draining = false;
+    }
+  });
+
   it('gives now/next a shorter shared max-age that never passes the next programme boundary', async function () {
     const res = await get(0, '/v2/now-next');
     await res.text();

@@ -73,10 +73,12 @@ export class CacheService implements OnModuleDestroy {
     get: (url) => {
       const p = this.prepared.get(url);
       if (p === undefined || p.expires <= Date.now()) return undefined;
-      this.metrics.cacheHits.inc({ cache: p.family, layer: 'local' });
+      this.fastPathHits[p.family]();
       return p;
     },
   };
+  /** app_cache_hits_total{layer="local"} of the fast path, added at each scrape (hot path). */
+  private readonly fastPathHits: Record<CacheFamily, () => void>;
   private wasReady = false;
   private reportedDown = false;
   private closed = false;
@@ -87,6 +89,10 @@ export class CacheService implements OnModuleDestroy {
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
     @Inject(APP_METRICS) private readonly metrics: AppMetrics,
   ) {
+    this.fastPathHits = {
+      channels: metrics.deferredIncrement(metrics.cacheHits, { cache: 'channels', layer: 'local' }),
+      epg: metrics.deferredIncrement(metrics.cacheHits, { cache: 'epg', layer: 'local' }),
+    };
     this.ttlSeconds = config.cache.ttlSeconds;
     this.localTtlMs = config.cache.localTtlMs;
     const options = {

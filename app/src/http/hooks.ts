@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type AppLogger, logAccess } from '../logging/logger.js';
+import { type AccessLineConstants, type AppLogger, logAccess } from '../logging/logger.js';
 import { type AppMetrics, UNMATCHED_ROUTE } from '../metrics/metrics.js';
 import type { Lifecycle } from '../shutdown/lifecycle.js';
 
@@ -48,21 +48,102 @@ declare module 'fastify' {
   }
 }
 
+/** What one answered request leaves behind: a duration histogram sample and an access log line. */
+export interface RequestRecord {
+  requestId: string;
+  method: string;
+  /** The route template (`/v2/channels/:slug`), or UNMATCHED_ROUTE. */
+  route: string;
+  /** The raw request target (path and query); the log keeps the path only. */
+  url: string;
+  status: number;
+  seconds: number;
+  req: IncomingMessage;
+  unavailableDependency?: string;
+  error?: Error;
+  /** The duration series' labels and the access line's constant parts, when the caller keeps them. */
+  known?: { labels: DurationLabels; access: AccessLineConstants };
+}
+
+export type DurationLabels = { method: string; route: string; status_code: string };
+
 /**
- * Per-request observability on the Fastify instance: request id echo, the duration histogram
- * labelled by route template, the in-flight gauge, and one JSON access log line per request.
+ * The per-request observability both ways of answering share (Fastify's hooks and the cached
+ * reply fast path in front of Fastify): `http_request_duration_seconds` by method, route template
+ * and status, `app_dependency_unavailable_total`, and one JSON access log line (loki/README.md,
+ * "Log schema"). Kept cheap because it runs for every request: label objects are made once per
+ * method/route/status, and the client address of a connection from an untrusted peer (which no
+ * header can change) is worked out once per connection.
+ */
+export class RequestObserver {
+  private readonly labels = new Map<string, DurationLabels>();
+  /** Per connection: the client address, or null when the peer is a trusted proxy (read per request). */
+  private readonly peerAddress = new WeakMap<Socket, string | null>();
+
+  constructor(
+    private readonly logger: AppLogger,
+    private readonly metrics: AppMetrics,
+    private readonly isTrustedProxy: (ip: string | undefined) => boolean,
+  ) {}
+
+  record(r: RequestRecord): void {
+    const labels = r.known?.labels ?? this.durationLabels(r.method, r.route, r.status);
+    this.metrics.httpDuration.observe(labels, r.seconds);
+    if (r.unavailableDependency) this.metrics.dependencyUnavailable.inc({ dependency: r.unavailableDependency });
+    const quiet = QUIET_ROUTES.has(r.route) && r.status < 500;
+    if (quiet && !this.logger.isLevelEnabled('debug')) return;
+    // A failing readiness probe is expected during outages and shutdown: warn, not error.
+    const level = r.status >= 500 ? (QUIET_ROUTES.has(r.route) ? 'warn' : 'error') : quiet ? 'debug' : 'info';
+    const q = r.url.indexOf('?');
+    const fields = {
+      request_id: r.requestId,
+      method: r.method,
+      route: r.route,
+      path: q === -1 ? r.url : r.url.slice(0, q),
+      status: r.status,
+      duration_ms: Math.round(r.seconds * 1e6) / 1e3,
+      client_ip: this.clientIp(r.req),
+      user_agent: r.req.headers['user-agent'],
+    };
+    const err = r.error;
+    if (err) this.logger.log(level, 'request', { log_type: 'access', ...fields, error: err.message, stack: err.stack });
+    else logAccess(this.logger, level, fields, r.known?.access);
+  }
+
+  /** The label object of one duration series, made once. */
+  durationLabels(method: string, route: string, status: number): DurationLabels {
+    const key = `${method} ${status} ${route}`;
+    let labels = this.labels.get(key);
+    if (labels === undefined) {
+      labels = { method, route, status_code: String(status) };
+      this.labels.set(key, labels);
+    }
+    return labels;
+  }
+
+  private clientIp(req: IncomingMessage): string | undefined {
+    const socket = req.socket as Socket | undefined;
+    const peer = socket?.remoteAddress;
+    if (socket === undefined || peer === undefined) return clientIp(peer, req.headers, this.isTrustedProxy);
+    let known = this.peerAddress.get(socket);
+    if (known === undefined) {
+      // Behind a trusted proxy each request names its own client; otherwise the peer is the client.
+      known = this.isTrustedProxy(peer) ? null : clientIp(peer, req.headers, this.isTrustedProxy)!;
+      this.peerAddress.set(socket, known);
+    }
+    return known ?? clientIp(peer, req.headers, this.isTrustedProxy);
+  }
+}
+
+/**
+ * Per-request observability on the Fastify instance: request id echo, the in-flight gauge, and
+ * the duration histogram sample and access line of `observer` when the response closes.
  */
 export function installHttpHooks(
   fastify: FastifyInstance,
-  deps: {
-    logger: AppLogger;
-    metrics: AppMetrics;
-    lifecycle: Lifecycle;
-    isTrustedProxy: (ip: string | undefined) => boolean;
-  },
+  deps: { observer: RequestObserver; metrics: AppMetrics; lifecycle: Lifecycle },
 ): void {
-  const { logger, metrics, lifecycle, isTrustedProxy } = deps;
-  const debugEnabled = () => logger.isLevelEnabled('debug');
+  const { observer, metrics, lifecycle } = deps;
 
   fastify.addHook('onRequest', (request, reply, done) => {
     request.startedAt = process.hrtime.bigint();
@@ -80,28 +161,17 @@ export function installHttpHooks(
 
   function finish(request: FastifyRequest, statusCode: number): void {
     metrics.httpInFlight.dec();
-    const seconds = Number(process.hrtime.bigint() - (request.startedAt ?? 0n)) / 1e9;
     const template = request.is404 ? undefined : request.routeOptions.url;
-    const route = template ?? UNMATCHED_ROUTE;
-    const status = statusCode;
-    metrics.httpDuration.observe({ method: request.method, route, status_code: String(status) }, seconds);
-    if (request.unavailableDependency) metrics.dependencyUnavailable.inc({ dependency: request.unavailableDependency });
-    const quiet = QUIET_ROUTES.has(route) && status < 500;
-    if (quiet && !debugEnabled()) return;
-    // A failing readiness probe is expected during outages and shutdown: warn, not error.
-    const level = status >= 500 ? (QUIET_ROUTES.has(route) ? 'warn' : 'error') : quiet ? 'debug' : 'info';
-    const err = request.unhandledError as Error | undefined;
-    const fields = {
-      request_id: String(request.id),
+    observer.record({
+      requestId: String(request.id),
       method: request.method,
-      route,
-      path: request.url.split('?', 1)[0],
-      status,
-      duration_ms: Math.round(seconds * 1e6) / 1e3,
-      client_ip: clientIp(request.raw.socket?.remoteAddress, request.headers, isTrustedProxy),
-      user_agent: request.headers['user-agent'],
-    };
-    if (err) logger.log(level, 'request', { log_type: 'access', ...fields, error: err.message, stack: err.stack });
-    else logAccess(logger, level, fields);
+      route: template ?? UNMATCHED_ROUTE,
+      url: request.url,
+      status: statusCode,
+      seconds: Number(process.hrtime.bigint() - (request.startedAt ?? 0n)) / 1e9,
+      req: request.raw,
+      unavailableDependency: request.unavailableDependency,
+      error: request.unhandledError as Error | undefined,
+    });
   }
 }

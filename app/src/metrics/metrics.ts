@@ -3,9 +3,16 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** The route label for requests that matched no route: one fixed value, never the raw path. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+interface PendingCount<T extends string> {
+  labels: Partial<Record<T, string>>;
+  n: number;
+}
+
 /** All application metrics live in one registry owned by this class (one per app instance). */
 export class AppMetrics {
   readonly registry = new Registry();
+  /** Per counter, the series counted by deferredIncrement and not yet added to it. */
+  private readonly pendingCounts = new Map<Counter<string>, unknown[]>();
 
   readonly httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -103,6 +110,33 @@ export class AppMetrics {
     };
     // prom-client calls `collect` on every scrape
     (gauge as unknown as { collect: () => void }).collect = collect;
+  }
+
+  /**
+   * A hot-path increment of one labelled series of `counter` (no label lookup per call): the count
+   * is kept in a plain number and added to the counter whenever the counter is collected, which
+   * prom-client does at every scrape and every `get()` (its documented `collect` hook), so a
+   * scrape always sees every increment made before it.
+   */
+  deferredIncrement<T extends string>(counter: Counter<T>, labels: Partial<Record<T, string>>): () => void {
+    let pending = this.pendingCounts.get(counter) as PendingCount<T>[] | undefined;
+    if (pending === undefined) {
+      const list: PendingCount<T>[] = [];
+      pending = list;
+      this.pendingCounts.set(counter, list);
+      const own = (counter as unknown as { collect?: () => void }).collect;
+      (counter as unknown as { collect: () => void }).collect = () => {
+        for (const p of list) {
+          if (p.n === 0) continue;
+          counter.inc(p.labels, p.n);
+          p.n = 0;
+        }
+        own?.call(counter);
+      };
+    }
+    const entry: PendingCount<T> = { labels, n: 0 };
+    pending.push(entry);
+    return () => void entry.n++;
   }
 
   setRedisCollector(read: () => boolean): void {
