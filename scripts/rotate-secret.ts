@@ -3,12 +3,17 @@
 //                 rolled one by one, both keys verified on every replica; after the longest token
 //                 lifetime `ARGS=--finish` drops the previous key (rolled and verified again).
 //   DATABASE_URL  new password for the API's PostgreSQL role: set it, update the secret, roll the
-//                 replicas, verify a login with the new password and every replica ready; a failure
-//                 after the change puts the old password back.
+//                 replicas, verify a login with the new password and the old one refused; a failure
+//                 after the change puts the old password back. Kubernetes: over the database host
+//                 (database.kind ssh); with database.appLoginRoles the API moves to the other login
+//                 role of the pair and the old one is retired after the roll (no authentication gap).
 //   R2_*          Cloudflare issues R2 keys (dashboard / API token): a checked manual procedure.
 // Every run appends a record (names, times, outcome; never a value) to the rotation log.
 import { createHash, randomBytes } from 'node:crypto';
-import { loadEnvironment } from './lib/environments.js';
+import { connectDbHost, databaseConfig } from './lib/db-host.js';
+import { createSecondRoleSql, HostPostgresRole, HostRoles } from './lib/db-roles.js';
+import { databaseUrlCredentials } from './lib/db-url.js';
+import { loadEnvironment, type Environment } from './lib/environments.js';
 import { UsageError, UserError } from './lib/errors.js';
 import { signAdminToken, tokenAccepted } from './lib/jwt-probe.js';
 import { runDirFrom } from './lib/local-stack/state.js';
@@ -18,6 +23,7 @@ import {
   appendRotationRecord,
   localRotationTarget,
   readRotationRecords,
+  type PostgresRole,
   type RotationRecord,
   type RotationTarget,
 } from './lib/rotation.js';
@@ -68,6 +74,195 @@ async function verifyEveryReplica(urls: string[], token: string, expectAccepted:
       });
     }
   }
+}
+
+type RecordFn = (outcome: string, detail: string) => void;
+
+/** Roll-back steps in order, stopping at the first that fails (what follows it would be unsafe). */
+async function rollBack(steps: { done: string; failed: string; run: () => Promise<unknown> }[]): Promise<string> {
+  const said: string[] = [];
+  for (const step of steps) {
+    try {
+      await step.run();
+      said.push(step.done);
+    } catch (err) {
+      said.push(`${step.failed} (${(err as Error).message}); stopped there`);
+      break;
+    }
+  }
+  return said.join('; ');
+}
+
+/**
+ * One role, its password changed in place. Between ALTER ROLE and a replica's restart a replica
+ * that opens a NEW connection with the old password fails (open connections stay: PostgreSQL
+ * checks passwords at login only). database.appLoginRoles avoids that gap (rotateAlternating).
+ */
+async function rotateInPlace(
+  ctx: ScriptContext,
+  env: Environment,
+  target: RotationTarget,
+  postgres: PostgresRole,
+  record: RecordFn,
+): Promise<void> {
+  const { out, exec } = ctx;
+  const role = postgres.role;
+  const old = await target.store.read('POSTGRES_APP_PASSWORD');
+  if (!old)
+    throw new UserError(`no PostgreSQL password in ${target.store.description}`, { hint: 'start the stack first' });
+  if (!(await postgres.canLogin(old))) {
+    throw new UserError(`the stored password of role ${role} does not log in now`, {
+      hint: 'fix the secret store before rotating; nothing was changed',
+    });
+  }
+  const next = newSecret(24);
+  out.heading(
+    `Plan: PostgreSQL role ${role} of ${env.name}: new password ${fingerprint(next)} (was ${fingerprint(old)})`,
+  );
+  out.line(`  1. ALTER ROLE ${role} PASSWORD (existing connections stay open; PostgreSQL checks passwords at login)`);
+  out.line(`  2. update ${target.store.description}`);
+  out.line(`  3. ${target.roller.description}; 4. verify a login with the new password and the old one refused`);
+  if (env.deploy.kind !== 'local')
+    out.line(
+      `  gap: a replica not yet rolled that opens a new connection fails until it is rolled (set database.appLoginRoles to avoid it)`,
+    );
+  if (env.production) await ctx.confirm(`rotate the PostgreSQL password of ${role} in ${env.name}?`);
+  if (exec.dryRun) return;
+  let secretHolds = 'the old password';
+  try {
+    await postgres.setPassword(next);
+    await target.store.write({ POSTGRES_APP_PASSWORD: next });
+    secretHolds = 'the new password';
+    await out.task('roll the API replicas', (p) => target.roller.roll(p));
+    if (!(await postgres.canLogin(next))) throw new UserError('a login with the new password failed');
+    if (await postgres.canLogin(old)) throw new UserError('the old password still logs in');
+  } catch (err) {
+    const state = await rollBack([
+      {
+        done: `PostgreSQL: role ${role} has its old password again`,
+        failed: `PostgreSQL: the old password of ${role} could NOT be set back, ${target.store.description} holds ${secretHolds}`,
+        run: () => postgres.setPassword(old),
+      },
+      {
+        done: `${target.store.description} holds the old password again`,
+        failed: `${target.store.description} could NOT be set back: it holds ${secretHolds}`,
+        run: () => target.store.write({ POSTGRES_APP_PASSWORD: old }),
+      },
+      {
+        done: 'every replica was rolled onto it',
+        failed: 'the roll onto it failed: replicas may still run the new password',
+        run: () => target.roller.roll(() => undefined),
+      },
+    ]);
+    record('rolled-back', `failed: ${(err as Error).message}; ${state}`);
+    throw new UserError(`PostgreSQL password rotation failed: ${(err as Error).message}; ${state}`);
+  }
+  record('rotated', `role ${role}: ${fingerprint(old)} -> ${fingerprint(next)}`);
+  out.ok(`role ${role} uses the new password; every replica reconnected with it`);
+}
+
+/**
+ * Alternating users: the API moves from the active login role (the DATABASE_URL user) to the other
+ * one of the pair with a new password; the active one keeps working until every replica has moved,
+ * then gets NOLOGIN and a random password. Both must be members of the same group role(s), which
+ * hold the grants. (AWS Secrets Manager's "alternating users" rotation strategy.)
+ */
+async function rotateAlternating(
+  ctx: ScriptContext,
+  env: Environment,
+  target: RotationTarget,
+  roles: HostRoles,
+  pair: readonly [string, string],
+  /** The Secret's DATABASE_URL; its user is one of the pair (checked by the caller). */
+  oldUrl: string,
+  record: RecordFn,
+): Promise<void> {
+  const { out, exec } = ctx;
+  const { user: active, password: old } = databaseUrlCredentials(oldUrl);
+  const inactive = pair[0] === active ? pair[1] : pair[0];
+  if (!(await roles.canLogin(active, old)))
+    throw new UserError(`the password in DATABASE_URL does not log in as ${active} now`, {
+      hint: 'fix the Secret before rotating; nothing was changed',
+    });
+  const groups = await roles.memberships(active);
+  if (groups.length === 0)
+    throw new UserError(`role ${active} is a member of no group role, so ${inactive} could not share its grants`, {
+      hint: `give the grants to a group role both belong to (README "Rotating a secret"); nothing was changed`,
+    });
+  if (!(await roles.exists(inactive)))
+    throw new UserError(`the second login role ${inactive} does not exist yet on ${roles.host.label}`, {
+      hint: `create it once there with psql: ${createSecondRoleSql(inactive, groups)} (README "Rotating a secret"); nothing was changed`,
+    });
+  const owned = await roles.ownedRelations(active);
+  if (owned > 0)
+    throw new UserError(
+      `role ${active} itself owns ${owned} relation(s) of database ${roles.database}, which ${inactive} could not use`,
+      {
+        hint: `on the database host, in ${roles.database}: REASSIGN OWNED BY ${active} TO ${groups[0]}; nothing was changed`,
+      },
+    );
+  const inactiveGroups = await roles.memberships(inactive);
+  const lacking = groups.filter((g) => !inactiveGroups.includes(g));
+  if (lacking.length)
+    throw new UserError(
+      `role ${inactive} is not a member of ${lacking.join(', ')} as ${active} is (it would lack those grants)`,
+      {
+        hint: `on the database host: GRANT ${lacking.join(', ')} TO ${inactive}; nothing was changed`,
+      },
+    );
+  const next = newSecret(24);
+  out.heading(
+    `Plan: PostgreSQL login of ${env.name} moves from role ${active} (${fingerprint(old)}) to ${inactive} (new password ${fingerprint(next)})`,
+  );
+  out.line(`  1. ALTER ROLE ${inactive} LOGIN PASSWORD on ${roles.host.label}; ${active} keeps working meanwhile`);
+  out.line(`  2. DATABASE_URL in ${target.store.description} logs in as ${inactive}; other keys kept`);
+  out.line(`  3. ${target.roller.description}`);
+  out.line(
+    `  4. verify ${inactive} logs in, then ALTER ROLE ${active} NOLOGIN (random password), verify it is refused`,
+  );
+  if (env.production) await ctx.confirm(`move the PostgreSQL login of ${env.name} to ${inactive}?`);
+  if (exec.dryRun) return;
+  let secretRole = active;
+  try {
+    await roles.setPassword(inactive, next, true);
+    await target.store.write({ POSTGRES_APP_USER: inactive, POSTGRES_APP_PASSWORD: next });
+    secretRole = inactive;
+    await out.task(`roll the API onto ${inactive}`, (p) => target.roller.roll(p));
+    if (!(await roles.canLogin(inactive, next)))
+      throw new UserError(`a login as ${inactive} with the new password failed`);
+    await roles.retire(active);
+    if (await roles.canLogin(active, old)) throw new UserError(`the old credentials of ${active} still log in`);
+  } catch (err) {
+    const state = await rollBack([
+      {
+        done: `PostgreSQL: ${active} logs in with its old password again`,
+        failed: `PostgreSQL: ${active} could NOT be given its old password and LOGIN back, DATABASE_URL still logs in as ${secretRole}`,
+        run: () => roles.setPassword(active, old, true),
+      },
+      {
+        done: `DATABASE_URL in ${target.store.description} is the old one again`,
+        failed: `DATABASE_URL could NOT be set back: it logs in as ${secretRole}`,
+        run: () => target.store.write({ DATABASE_URL: oldUrl }),
+      },
+      {
+        done: 'every replica was rolled onto it',
+        failed: `the roll onto it failed: replicas may still log in as ${inactive}, which keeps working`,
+        run: () => target.roller.roll(() => undefined),
+      },
+      {
+        done: `${inactive} is NOLOGIN again`,
+        failed: `${inactive} could NOT be set NOLOGIN: it still logs in with the new password`,
+        run: () => roles.retire(inactive),
+      },
+    ]);
+    record('rolled-back', `failed: ${(err as Error).message}; ${state}`);
+    throw new UserError(`PostgreSQL rotation failed: ${(err as Error).message}; ${state}`);
+  }
+  record(
+    'rotated',
+    `login role ${active} -> ${inactive}: ${fingerprint(old)} -> ${fingerprint(next)}; ${active} NOLOGIN`,
+  );
+  out.ok(`every replica logs in as ${inactive} with the new password; ${active} can no longer log in`);
 }
 
 await runScript(
@@ -219,52 +414,36 @@ await runScript(
       return;
     }
 
-    // PostgreSQL application password.
-    if (!target.postgres) {
+    // PostgreSQL application password. Local stack: its own role over the socket. Kubernetes: the
+    // database host of the environment (database.kind ssh), two alternating login roles when
+    // database.appLoginRoles names them, else the DATABASE_URL role rotated in place.
+    if (target.postgres) {
+      await rotateInPlace(ctx, env, target, target.postgres, record);
+      return;
+    }
+    // What the Secret says first (kubectl only), then the database host over SSH.
+    const db = databaseConfig(env);
+    const oldUrl = await target.store.read('DATABASE_URL');
+    if (!oldUrl)
+      throw new UserError(`no DATABASE_URL in ${target.store.description}`, {
+        hint: `deploy first (make deploy-${env.name}); nothing was changed`,
+      });
+    const { user } = databaseUrlCredentials(oldUrl);
+    const pair = db.appLoginRoles;
+    if (pair && !pair.includes(user))
       throw new UserError(
-        `the PostgreSQL password of ${env.name} is not rotated by this command (no scripted path to the role from ${target.store.description})`,
+        `DATABASE_URL logs in as ${user}, not as one of database.appLoginRoles (${pair.join(', ')}) of ${env.name}`,
         {
-          hint: `manual step (README "Rotating a secret"): on the database host ALTER ROLE … PASSWORD with the SQL on stdin, put the new DATABASE_URL into the Secret with kubectl apply -f - (stdin), then kubectl rollout restart + rollout status; nothing was changed`,
+          hint: `create both roles (README "Rotating a secret") and point DATABASE_URL at ${pair[0]}, or remove appLoginRoles to rotate ${user} in place; nothing was changed`,
         },
       );
-    }
-    const postgres = target.postgres;
-    const role = postgres.role;
-    const old = await target.store.read('POSTGRES_APP_PASSWORD');
-    if (!old)
-      throw new UserError(`no PostgreSQL password in ${target.store.description}`, { hint: 'start the stack first' });
-    if (!(await postgres.canLogin(old))) {
-      throw new UserError(`the stored password of role ${role} does not log in now`, {
-        hint: 'fix the secret store before rotating; nothing was changed',
-      });
-    }
-    const next = newSecret(24);
-    out.heading(
-      `Plan: PostgreSQL role ${role} of ${env.name}: new password ${fingerprint(next)} (was ${fingerprint(old)})`,
-    );
-    out.line(`  1. ALTER ROLE ${role} PASSWORD (existing connections stay open; PostgreSQL checks passwords at login)`);
-    out.line(`  2. update ${target.store.description}`);
-    out.line(
-      `  3. roll ${replicas.join(', ')} one by one; 4. verify a login with the new password and every replica ready`,
-    );
-    if (env.production) await ctx.confirm(`rotate the PostgreSQL password of ${role} in ${env.name}?`);
-    if (exec.dryRun) return;
-    await postgres.setPassword(next);
+    const host = await connectDbHost(env, { runDir: runDirFrom(values) });
     try {
-      await target.store.write({ POSTGRES_APP_PASSWORD: next });
-      await out.task('roll the API replicas one by one', (p) => target.roller.roll(p));
-      if (!(await postgres.canLogin(next))) throw new UserError('a login with the new password failed');
-      if (await postgres.canLogin(old)) throw new UserError('the old password still logs in');
-    } catch (err) {
-      await postgres.setPassword(old);
-      await target.store.write({ POSTGRES_APP_PASSWORD: old });
-      await target.roller.roll(() => undefined).catch(() => undefined);
-      record('rolled-back', `failed: ${(err as Error).message}`);
-      throw new UserError(
-        `PostgreSQL password rotation failed; the old password is back in PostgreSQL and the store: ${(err as Error).message}`,
-      );
+      const roles = new HostRoles(host, db.name);
+      if (pair) await rotateAlternating(ctx, env, target, roles, pair, oldUrl, record);
+      else await rotateInPlace(ctx, env, target, new HostPostgresRole(roles, user), record);
+    } finally {
+      host.dispose();
     }
-    record('rotated', `role ${role}: ${fingerprint(old)} -> ${fingerprint(next)}`);
-    out.ok(`role ${role} uses the new password; every replica reconnected with it`);
   },
 );

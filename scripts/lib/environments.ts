@@ -67,6 +67,17 @@ const databaseSchema = z.strictObject({
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/, 'expected a PostgreSQL identifier')
     .default('mytv'),
+  /**
+   * Two login roles the API alternates between when make rotate-secret NAME=DATABASE_URL rotates its
+   * password (both members of the group role that holds the grants); absent: one role, rotated in place.
+   */
+  appLoginRoles: z
+    .tuple([
+      z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a PostgreSQL role name'),
+      z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a PostgreSQL role name'),
+    ])
+    .refine(([a, b]) => a !== b, 'the two login roles must differ')
+    .optional(),
   /** Database host (kind ssh): the deploy user logs in, commands run as the postgres OS user. */
   ssh: sshTarget.optional(),
   host: z

@@ -5,6 +5,7 @@
 // the same two interfaces with a Secret object and `kubectl rollout restart` + `rollout status`.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { alterRolePasswordSql } from './db-roles.js';
 import { UserError } from './errors.js';
 import { registerSecret } from './secrets.js';
 import { Stack } from './services/index.js';
@@ -40,7 +41,7 @@ export interface PostgresRole {
 export interface RotationTarget {
   store: SecretStore;
   roller: AppRoller;
-  /** Absent where no scripted path to the database role exists (Kubernetes: a manual step). */
+  /** The local stack's role; absent on Kubernetes (rotate-secret goes to the database host, scripts/lib/db-roles.ts). */
   postgres?: PostgresRole;
 }
 
@@ -150,8 +151,7 @@ export class LocalPostgresRole implements PostgresRole {
   }
   async setPassword(password: string): Promise<void> {
     registerSecret(password);
-    // The statement goes on stdin (not argv); log_statement off so the server log never has it.
-    const quoted = password.replace(/'/g, "''");
+    // The statement goes on stdin (not argv), after the settings that keep it out of the server log.
     await this.exec.run(
       requireTool('psql'),
       [
@@ -168,7 +168,7 @@ export class LocalPostgresRole implements PostgresRole {
         '-d',
         'postgres',
       ],
-      { input: `SET log_statement = 'none';\nALTER ROLE "${this.role.replace(/"/g, '""')}" PASSWORD '${quoted}';\n` },
+      { input: alterRolePasswordSql(this.role, password) },
     );
   }
   async canLogin(password: string): Promise<boolean> {

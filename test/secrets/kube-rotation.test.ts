@@ -155,7 +155,7 @@ describe('make rotate-secret on Kubernetes (kubectl stand-in, Secret on stdin, r
     expect(r.calls.map((c) => words(c).join(' '))).to.deep.equal(['config current-context']);
   });
 
-  it('--dry-run prints the plan and changes nothing; prod without --yes and the PostgreSQL password change nothing', async () => {
+  it('--dry-run prints the plan and changes nothing; prod without --yes and a DATABASE_URL outside the login roles change nothing', async () => {
     const dry = await rotate(['--env=staging', '--name=JWT_SECRET', '--dry-run'], STAGING);
     expect(dry.code, dry.stderr).to.equal(0);
     expect(dry.stdout).to.include('Plan: JWT key of staging').and.include('rollout restart deployment/mytv-api');
@@ -167,10 +167,12 @@ describe('make rotate-secret on Kubernetes (kubectl stand-in, Secret on stdin, r
     expect(prod.stderr).to.match(/--yes|YES=1|confirm/);
     expect(changingCalls(prod.calls)).to.deep.equal([]);
 
+    // DATABASE_URL logs in as a role outside staging's database.appLoginRoles: refused before any
+    // change and before the database host is contacted (test/secrets/kube-db-rotation.test.ts rotates).
     const pg = await rotate(['--env=staging', '--name=DATABASE_URL'], STAGING);
     expect(pg.code).to.equal(1);
-    expect(pg.stderr.split('\n')[0]).to.match(
-      /^error: the PostgreSQL password of staging is not rotated by this command/,
+    expect(pg.stderr.split('\n')[0]).to.equal(
+      'error: DATABASE_URL logs in as mytv, not as one of database.appLoginRoles (mytv_app_a, mytv_app_b) of staging',
     );
     expect(changingCalls(pg.calls)).to.deep.equal([]);
     expectNoValue(pg, [DB_URL]);

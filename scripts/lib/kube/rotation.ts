@@ -1,7 +1,9 @@
 // Secret rotation on a Kubernetes environment (deploy.kind kustomize or helm): the app Secret
-// object is the SecretStore, `kubectl rollout restart` + `rollout status` is the AppRoller. Every
+// object is the SecretStore (DATABASE_URL's user and password readable/writable as
+// POSTGRES_APP_USER / POSTGRES_APP_PASSWORD), `kubectl rollout restart` + `rollout status` is the AppRoller. Every
 // kubectl call names the environment's kube context and namespace explicitly, and the current
 // context is checked against the environment first (the same guard as make deploy-*).
+import { databaseUrlCredentials, withDatabaseCredentials } from '../db-url.js';
 import type { Environment } from '../environments.js';
 import { UserError } from '../errors.js';
 import type { Exec, RunResult } from '../exec.js';
@@ -46,6 +48,14 @@ export class Kubectl {
   }
 }
 
+/**
+ * Names the rotation uses that live inside the Secret's DATABASE_URL rather than as keys of their
+ * own: the application role and its password (read and rebuilt with scripts/lib/db-url.ts).
+ */
+const IN_DATABASE_URL = { POSTGRES_APP_USER: 'user', POSTGRES_APP_PASSWORD: 'password' } as const;
+type UrlPart = keyof typeof IN_DATABASE_URL;
+const isUrlPart = (name: string): name is UrlPart => name in IN_DATABASE_URL;
+
 interface SecretObject {
   apiVersion: string;
   kind: 'Secret';
@@ -59,6 +69,8 @@ interface SecretObject {
  * name). Read with `kubectl get secret -o json` (data is base64, Secret API); written as a whole
  * object on kubectl's stdin (`kubectl apply -f -`): values never reach argv, a file or the log.
  * Keys not changed keep their value; the server's bookkeeping fields are dropped before apply.
+ * POSTGRES_APP_USER / POSTGRES_APP_PASSWORD read and write the user / password inside DATABASE_URL
+ * (host, port, database and query kept).
  */
 export class KubeSecretStore implements SecretStore {
   private cached?: SecretObject;
@@ -82,6 +94,10 @@ export class KubeSecretStore implements SecretStore {
     return o;
   }
   async read(name: string): Promise<string | undefined> {
+    if (isUrlPart(name)) {
+      const url = await this.read('DATABASE_URL');
+      return url ? databaseUrlCredentials(url)[IN_DATABASE_URL[name]] : undefined;
+    }
     const b64 = (await this.object()).data?.[name];
     const v = b64 ? Buffer.from(b64, 'base64').toString('utf8') : '';
     return v || undefined;
@@ -89,7 +105,22 @@ export class KubeSecretStore implements SecretStore {
   async write(changes: Record<string, string | null>): Promise<void> {
     const o = await this.object();
     const data = { ...(o.data ?? {}) };
-    for (const [k, v] of Object.entries(changes)) {
+    const plain = Object.entries(changes).filter(([k]) => !isUrlPart(k));
+    const inUrl = Object.entries(changes).filter(([k]) => isUrlPart(k)) as [UrlPart, string | null][];
+    if (inUrl.length) {
+      const base = changes.DATABASE_URL ?? (await this.read('DATABASE_URL'));
+      if (!base)
+        throw new UserError(`the Secret ${this.secret} has no DATABASE_URL to carry the new credentials`, {
+          hint: `put one there first (${this.kubectl.hint(`apply -f -`)}); nothing was changed`,
+        });
+      const credentials: { user?: string; password?: string } = {};
+      for (const [k, v] of inUrl) {
+        if (v === null) throw new Error(`${k} cannot be removed from DATABASE_URL`);
+        credentials[IN_DATABASE_URL[k]] = v;
+      }
+      plain.push(['DATABASE_URL', withDatabaseCredentials(base, credentials)]);
+    }
+    for (const [k, v] of plain) {
       if (v === null) delete data[k];
       else {
         registerSecret(v);
@@ -164,8 +195,9 @@ export class KubeRoller implements AppRoller {
 }
 
 /**
- * The rotation target of a Kubernetes environment, after the kube-context guard. PostgreSQL
- * password rotation has no target here (see rotate-secret: a documented manual step).
+ * The rotation target of a Kubernetes environment, after the kube-context guard. The PostgreSQL
+ * side is the environment's database host (scripts/lib/db-roles.ts), which rotate-secret connects
+ * to only for DATABASE_URL.
  */
 export async function kubeRotationTarget(
   exec: Exec,
