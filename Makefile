@@ -66,6 +66,10 @@ build: $(NPM_STAMP) ## Build the app (tsc), then its image with Docker, else pod
 image-base: $(NPM_STAMP) ## Make the local base image once (debootstrap bookworm + this machine's Node; podman)
 	@$(call SCRIPT,image-base)
 
+.PHONY: build-ops
+build-ops: $(NPM_STAMP) ## Build the ops image (ops/Dockerfile: scripts, Node, pgBackRest, psql, ssh) the backup jobs run; reused by content hash [BASE_IMAGE=]
+	@$(call SCRIPT,build-ops) $(if $(BASE_IMAGE),--base-image=$(BASE_IMAGE))
+
 .PHONY: image-test
 image-test: $(NPM_STAMP) ## Build the image and run it against real PostgreSQL + Redis: health, uid, tini, read-only, SIGTERM, contents, size
 	@$(call SCRIPT,image-test) $(if $(BASE_IMAGE),--base-image=$(BASE_IMAGE))
@@ -103,7 +107,7 @@ seed: $(NPM_STAMP) ## Load the deterministic data set (CHANNELS=50; DATABASE_URL
 	@$(call SCRIPT,seed) $(if $(CHANNELS),--channels=$(CHANNELS))
 
 .PHONY: bench
-bench: $(NPM_STAMP) ## Benchmark cached/uncached reads, 304s and admin writes against a node:http baseline (BENCH_ARGS="--check")
+bench: $(NPM_STAMP) ## Benchmark cached/uncached reads, 304s and admin writes, direct and through Nginx, against a node:http baseline (BENCH_ARGS="--check")
 	@$(call SCRIPT,bench) $(BENCH_ARGS)
 
 ##@ Resilience (on the running native stack: make up MODE=native)

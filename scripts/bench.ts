@@ -1,8 +1,10 @@
 // make bench: seeds data, starts the built API against real PostgreSQL and Redis, and drives its
 // scenarios (cached list, now/next, an uncached read, a 304 revalidation, an admin write) with
-// autocannon next to a bare node:http hello-world baseline, in interleaved rounds. Prints RPS,
-// p50/p95/p99, errors and the ratio to the baseline per scenario, p95 at 70 % of the maximum rate
-// for the cached reads; writes the report as markdown and JSON; --check fails on a missed aim.
+// autocannon next to a bare node:http hello-world baseline, in interleaved rounds: each scenario
+// directly to the replica, through Nginx (the repository's config from the service runner) and
+// through Nginx with its micro-cache on. Prints RPS, p50/p95/p99, errors, the ratio to the baseline
+// and of Nginx to direct per scenario, p95 at 70 % of the maximum rate for the cached reads; writes
+// the report as markdown and JSON; --check fails on a missed aim.
 // Every process it starts is stopped, also on failure or Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -19,6 +21,7 @@ import { runScript } from './lib/main.js';
 import { renderTable } from './lib/output.js';
 import { defaultRunDir, repoRoot } from './lib/paths.js';
 import { freePort, startServices, type Stack } from './lib/services/index.js';
+import type { NginxInfo, NginxServiceOptions } from './lib/services/nginx.js';
 import { sleep, waitForUrl } from './lib/wait.js';
 
 interface AutocannonResult {
@@ -35,9 +38,16 @@ interface AutocannonInstance {
 type Autocannon = (opts: Record<string, unknown>) => AutocannonInstance;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
+/** How a scenario reaches the API: straight to the replica, or through one of the two Nginx renderings. */
+type Front = 'direct' | 'nginx' | 'nginx+micro-cache';
+
 interface Measurement {
   target: string;
   path: string;
+  /** Set for the API scenarios (not the node:http baselines). */
+  front?: Front;
+  /** The scenario's key, the same for its three fronts. */
+  scenario?: string;
   mode: 'max' | 'at-70%';
   rps: number;
   p50: number;
@@ -48,6 +58,8 @@ interface Measurement {
   ratio?: number;
   /** Lowest and highest req/s over the rounds (max mode). */
   rpsRange?: [number, number];
+  /** Through Nginx: median of per-round ratios to the same scenario direct to the replica. */
+  vsDirect?: number;
 }
 
 /** The middle element by key (the lower middle for an even count). */
@@ -60,6 +72,18 @@ const APP_DIR = path.join(repoRoot, 'app');
 /** Aims of issue 15: cached reads at least this share of the node:http baseline (target 0.5). */
 const CACHED_RATIO_AIM = 0.45;
 const P95_AIM_MS = 25;
+/** Issue 15: Nginx costs at most 15 % of direct RPS, per scenario. */
+const NGINX_RATIO_AIM = 0.85;
+/**
+ * The rate-limit zones raised for the run through the render options (nginx/snippets/rate-limit-zones.conf
+ * is not edited): one client address sends everything here, which the per-IP limits would refuse.
+ */
+const BENCH_RATE_LIMIT: NonNullable<NginxServiceOptions['rateLimit']> = {
+  perSecond: 1_000_000,
+  burst: 1_000_000,
+  adminWritesPerMinute: 60_000_000,
+  adminBurst: 1_000_000,
+};
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
 
 function percentile(sorted: number[], p: number): number {
@@ -125,16 +149,37 @@ async function waitForHttp(url: string, child: ChildProcess, what: string): Prom
 // bare server, the exact bytes of a cached /v2/channels response: what is left between it and the
 // app is the framework's cost, not the payload's or the load generator's (autocannon parses every
 // body in JS: on 8.6 KB bodies it alone costs ~25 % of the rate).
+const percent = (ratio: number | undefined) => (ratio === undefined ? '' : `${Math.round(ratio * 100)} %`);
+
 function markdownTable(results: Measurement[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.target} | ${r.mode} | ${r.rps} | ${r.rpsRange ? `${r.rpsRange[0]}–${r.rpsRange[1]}` : ''} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.mode === 'max' ? `${Math.round((r.ratio ?? 0) * 100)} %` : ''} | ${r.errors + r.non2xx} |`,
+      `| ${r.target} | ${r.mode} | ${r.rps} | ${r.rpsRange ? `${r.rpsRange[0]}–${r.rpsRange[1]}` : ''} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.mode === 'max' ? percent(r.ratio) : ''} | ${percent(r.vsDirect)} | ${r.errors + r.non2xx} |`,
   );
   return [
-    '| target | mode | req/s | range | p50 ms | p95 ms | p99 ms | vs baseline | errors |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| target | mode | req/s | range | p50 ms | p95 ms | p99 ms | vs baseline | vs direct | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
+}
+
+/** Per scenario: req/s direct, through Nginx and through Nginx with the micro-cache (medians), and their ratios. */
+function nginxSummary(results: Measurement[]): Record<string, string | number>[] {
+  const max = results.filter((r) => r.mode === 'max' && r.front);
+  const scenarios = [...new Set(max.map((r) => r.scenario!))];
+  return scenarios.map((scenario) => {
+    const of = (front: Front) => max.find((r) => r.scenario === scenario && r.front === front);
+    const [direct, proxied, cached] = [of('direct'), of('nginx'), of('nginx+micro-cache')];
+    return {
+      scenario,
+      'direct req/s': direct?.rps ?? '',
+      'nginx req/s': proxied?.rps ?? '',
+      'nginx / direct': percent(proxied?.vsDirect),
+      'micro-cache req/s': cached?.rps ?? '',
+      'micro-cache / direct': percent(cached?.vsDirect),
+      'micro-cache / nginx': proxied && cached ? percent(cached.rps / proxied.rps) : '',
+    };
+  });
 }
 
 const BASELINE_SOURCE = `const body = process.env.BODY_B64 ? Buffer.from(process.env.BODY_B64, 'base64') : Buffer.from('hello world');
@@ -142,7 +187,8 @@ require('node:http').createServer((q, r) => { r.writeHead(200, { 'content-type':
 
 await runScript(
   {
-    summary: 'Benchmark the built API (cached, uncached, 304, admin write) against a node:http baseline.',
+    summary:
+      'Benchmark the built API (cached, uncached, 304, admin write), direct and through Nginx, against a node:http baseline.',
     usage: 'make bench [BENCH_ARGS="--duration 10 --connections 50 --check"] | scripts/bench.ts [--json]',
     options: {
       connections: { type: 'string' },
@@ -161,7 +207,8 @@ await runScript(
       '  --cpu-prof DIR    write a V8 CPU profile of the API (node --cpu-prof) into DIR',
       '  --out DIR         where report.md and report.json are written (default .run/bench)',
       `  --check           exit non-zero when an aim is missed (cached reads >= ${CACHED_RATIO_AIM * 100} % of baseline,`,
-      `                    p95 < ${P95_AIM_MS} ms at 70 % of the maximum rate, zero errors)`,
+      `                    p95 < ${P95_AIM_MS} ms at 70 % of the maximum rate, every scenario through Nginx`,
+      `                    >= ${NGINX_RATIO_AIM * 100} % of its direct req/s, zero errors)`,
     ].join('\n'),
   },
   async ({ values, out, flags, exec }) => {
@@ -250,27 +297,39 @@ await runScript(
         { sub: 'bench@mytv.local', role: 'admin', exp: Math.floor(Date.now() / 1000) + 3600 },
         JWT_SECRET,
       );
-      const targets: (Load & { target: string; path: string; cached?: boolean })[] = [
-        { target: 'baseline node:http', url: `${baseUrl}/`, path: '/' },
+      out.step('starting Nginx twice (micro-cache off and on) in front of the replica');
+      const edgeOptions = (microCache: boolean): NginxServiceOptions => ({
+        environment: 'dev',
+        upstreams: [`127.0.0.1:${appPort}`],
+        rateLimit: BENCH_RATE_LIMIT,
+        microCache: { enabled: microCache },
+      });
+      const edge = (await stack.start('nginx', { options: { ...edgeOptions(false) } })) as NginxInfo;
+      const edgeCached = (await stack.start('nginx-micro-cache', {
+        kind: 'nginx',
+        options: { ...edgeOptions(true) },
+      })) as NginxInfo;
+      const fronts: { front: Front; label: string; base: string; prefix: string }[] = [
+        { front: 'direct', label: 'api', base: appUrl, prefix: '' },
+        { front: 'nginx', label: 'nginx', base: edge.url, prefix: 'nginx ' },
+        { front: 'nginx+micro-cache', label: 'nginx+micro-cache', base: edgeCached.url, prefix: 'nginx+micro-cache ' },
+      ];
+      // The API scenarios; each runs direct, through Nginx and through Nginx with the micro-cache.
+      const scenarios: (Omit<Load, 'url'> & { name: string; urlPath: string; path: string; cached?: boolean })[] = [
+        { name: 'channels (cached)', urlPath: '/v2/channels', path: '/v2/channels', cached: true },
+        { name: 'now/next (cached)', urlPath: '/v2/now-next', path: '/v2/now-next', cached: true },
         {
-          target: `node:http, same ${channelsBody.length} B body`,
-          url: `http://127.0.0.1:${payloadPort}/`,
-          path: 'same-body',
-        },
-        { target: 'api channels (cached)', url: `${appUrl}/v2/channels`, path: '/v2/channels', cached: true },
-        { target: 'api now/next (cached)', url: `${appUrl}/v2/now-next`, path: '/v2/now-next', cached: true },
-        {
-          target: 'api channels 304 (If-None-Match)',
-          url: `${appUrl}/v2/channels`,
+          name: 'channels 304 (If-None-Match)',
+          urlPath: '/v2/channels',
           path: '/v2/channels 304',
           headers: revalidation,
           before: takeEtag,
           expectStatus: 304,
         },
         {
-          // A schedule window never asked before: a miss in both cache layers, read from PostgreSQL.
-          target: 'api schedule (uncached)',
-          url: `${appUrl}/v2/channels/seed-0001/programmes`,
+          // A schedule window never asked before: a miss in every cache layer, read from PostgreSQL.
+          name: 'schedule (uncached)',
+          urlPath: '/v2/channels/seed-0001/programmes',
           path: '/v2/channels/:slug/programmes',
           setupRequest: (req) => {
             const from = new Date(Date.UTC(2000, 0, 1) + ++uncached * hour).toISOString();
@@ -278,13 +337,33 @@ await runScript(
           },
         },
         {
-          target: 'api admin write (PATCH)',
-          url: `${appUrl}/v2/admin/channels/seed-0002`,
+          name: 'admin write (PATCH)',
+          urlPath: '/v2/admin/channels/seed-0002',
           path: 'PATCH /v2/admin/channels/:slug',
           method: 'PATCH',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ name: 'Bench channel' }),
         },
+      ];
+      const targets: (Load & { target: string; path: string; cached?: boolean; front?: Front; scenario?: string })[] = [
+        { target: 'baseline node:http', url: `${baseUrl}/`, path: '/' },
+        {
+          target: `node:http, same ${channelsBody.length} B body`,
+          url: `http://127.0.0.1:${payloadPort}/`,
+          path: 'same-body',
+        },
+        // Adjacent in every round, so each Nginx figure has a direct one measured next to it.
+        ...scenarios.flatMap(({ name, urlPath, path: key, ...load }) =>
+          fronts.map((f) => ({
+            ...load,
+            target: `${f.label} ${name}`,
+            url: `${f.base}${urlPath}`,
+            path: `${f.prefix}${key}`,
+            scenario: key,
+            front: f.front,
+            cached: load.cached && f.front === 'direct',
+          })),
+        ),
       ];
       // The baseline and the app are measured in turn, round after round, and each round's app figure
       // is divided by the same round's baseline: on a shared 2-core VM a single run of each swings
@@ -300,14 +379,23 @@ await runScript(
         }
       }
       const baseRounds = byPath.get(targets[0].path)!;
+      const medianRatio = (runs: Measurement[], to: Measurement[]) =>
+        Math.round(
+          medianBy(
+            runs.map((m, i) => m.rps / to[i].rps),
+            (r) => r,
+          ) * 1000,
+        ) / 1000;
       const results: Measurement[] = targets.map((t) => {
         const runs = byPath.get(t.path)!;
-        const ratios = runs.map((m, i) => m.rps / baseRounds[i].rps);
         const rps = runs.map((m) => m.rps);
+        const direct = t.front && t.front !== 'direct' ? byPath.get(t.scenario!) : undefined;
         return {
           ...medianBy(runs, (m) => m.rps),
-          ratio: Math.round(medianBy(ratios, (r) => r) * 1000) / 1000,
+          ...(t.front ? { front: t.front, scenario: t.scenario } : {}),
+          ratio: medianRatio(runs, baseRounds),
           rpsRange: [Math.min(...rps), Math.max(...rps)] as [number, number],
+          ...(direct ? { vsDirect: medianRatio(runs, direct) } : {}),
         };
       });
       const cachedTargets = targets.filter((t) => t.cached);
@@ -341,6 +429,13 @@ await runScript(
           };
         }),
         ...results
+          .filter((r) => r.mode === 'max' && r.vsDirect !== undefined)
+          .map((r) => ({
+            aim: `${r.path}: >= ${NGINX_RATIO_AIM * 100} % of direct`,
+            value: percent(r.vsDirect),
+            ok: (r.vsDirect ?? 0) >= NGINX_RATIO_AIM,
+          })),
+        ...results
           .filter((r) => r.path !== '/' && r.path !== 'same-body')
           .map((r) => ({
             aim: `${r.target} (${r.mode}): zero errors`,
@@ -348,6 +443,7 @@ await runScript(
             ok: r.errors + r.non2xx === 0,
           })),
       ];
+      const nginxTable = nginxSummary(results);
       const report = {
         connections,
         duration,
@@ -355,6 +451,7 @@ await runScript(
         channels,
         results,
         aims,
+        nginx: nginxTable,
         load: os.loadavg(),
         node: process.version,
       };
@@ -367,10 +464,12 @@ await runScript(
           'p50 ms': r.p50,
           'p95 ms': r.p95,
           'p99 ms': r.p99,
-          'vs baseline (median)': r.mode === 'max' ? `${Math.round((r.ratio ?? 0) * 100)} %` : '',
+          'vs baseline (median)': r.mode === 'max' ? percent(r.ratio) : '',
+          'vs direct (median)': percent(r.vsDirect),
           errors: r.errors + r.non2xx,
         })),
       );
+
       const aimLines = aims.map((a) => `${a.ok ? 'OK    ' : 'MISSED'} ${a.aim}: ${a.value}`);
       const outOption = values['out'];
       const outDir = path.resolve(typeof outOption === 'string' ? outOption : path.join(defaultRunDir, 'bench'));
@@ -388,6 +487,12 @@ await runScript(
           '',
           markdownTable(results),
           '',
+          '## Through Nginx (medians of per-round ratios; micro-cache / nginx is the ratio of the medians)',
+          '',
+          '| scenario | direct req/s | nginx req/s | nginx / direct | micro-cache req/s | micro-cache / direct | micro-cache / nginx |',
+          '|---|---|---|---|---|---|---|',
+          ...nginxTable.map((row) => `| ${Object.values(row).join(' | ')} |`),
+          '',
           ...aims.map((a) => `- ${a.ok ? 'OK' : '**MISSED**'} ${a.aim}: ${a.value}`),
           '',
         ].join('\n'),
@@ -397,6 +502,8 @@ await runScript(
       } else {
         out.line();
         out.line(table);
+        out.line();
+        out.line(renderTable(nginxTable));
         for (const l of aimLines) out.line(l);
         out.line(`report: ${path.join(outDir, 'report.md')} and report.json`);
       }

@@ -84,6 +84,10 @@ export interface ImageBuildOptions {
   baseImage?: string;
   secrets: NpmBuildSecrets;
   timeoutMs?: number;
+  /** Another recipe with the same conventions (NODE_IMAGE, VERSION/COMMIT/CREATED, npm secrets): ops/Dockerfile. */
+  dockerfile?: string;
+  /** Its ignore file (podman; Docker reads <Dockerfile>.dockerignore or the context's). */
+  ignoreFile?: string;
 }
 
 /**
@@ -100,15 +104,19 @@ export async function buildApiImage(exec: Exec, engine: ContainerEngine, o: Imag
           ['--label', `org.opencontainers.image.version=${o.version}`],
           ['--label', `org.opencontainers.image.revision=${o.revision}`],
           ['--label', `org.opencontainers.image.created=${created}`],
-          ['--env', `APP_VERSION=${o.version}`],
-          ['--env', `APP_COMMIT=${o.revision}`],
+          ...(o.dockerfile
+            ? []
+            : [
+                ['--env', `APP_VERSION=${o.version}`],
+                ['--env', `APP_COMMIT=${o.revision}`],
+              ]),
         ].flat()
       : [];
   const args = [
     'build',
     '-f',
-    dockerfile,
-    ...(engine.name === 'podman' ? ['--ignorefile', ignoreFile, '--layers'] : []),
+    o.dockerfile ?? dockerfile,
+    ...(engine.name === 'podman' ? ['--ignorefile', o.ignoreFile ?? ignoreFile, '--layers'] : []),
     ...engine.networkArgs,
     ...(o.baseImage ? ['--build-arg', `NODE_IMAGE=${o.baseImage}`] : []),
     '--build-arg',

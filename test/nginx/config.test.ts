@@ -114,6 +114,24 @@ describe('nginx: config rendering and nginx -t', function () {
     }
   });
 
+  it('micro-cache: on by default in the public read location only, off by a render option (still nginx -t clean), cache path from runtime', async () => {
+    const on = renderNginxConfig(env('prod'), { runtime: { cacheDir: '/srv/edge-cache' } }).files;
+    expect(on.get('snippets/micro-cache.conf')).to.match(/^proxy_cache mytv_micro;$/m);
+    expect(on.get('snippets/micro-cache.conf')).to.match(/^proxy_cache_valid 200 1s;$/m);
+    expect(on.get('snippets/micro-cache-zone.conf')).to.match(
+      /^proxy_cache_path \/srv\/edge-cache levels=1:2 keys_zone=mytv_micro:/m,
+    );
+    const site = on.get('snippets/api-server.conf')!.replace(/#[^\n]*/g, '');
+    const cachedLocations = [...site.matchAll(/location ([^{]+)\{([^}]*)\}/g)].filter((m) =>
+      m[2].includes('snippets/micro-cache.conf'),
+    );
+    expect(cachedLocations.map((m) => m[1].trim())).to.have.length(1);
+    expect(cachedLocations[0][1]).to.not.include('admin');
+    const off = await checkNginxConfig(env('prod'), { microCache: { enabled: false } });
+    expect(off.ok, off.output).to.equal(true);
+    expect(off.rendered.files.get('snippets/micro-cache.conf')).to.match(/^proxy_cache off;$/m);
+  });
+
   it('validates CIDRs: family, prefix length and host bits', () => {
     expect(cidrProblem('173.245.48.0/20')).to.equal(undefined);
     expect(cidrProblem('2a06:98c0::/29')).to.equal(undefined);

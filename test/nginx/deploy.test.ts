@@ -4,6 +4,7 @@
 // them at this host.
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -89,6 +90,8 @@ function exchange(port: number, host: string, o: { tls: boolean; sni?: string })
 describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx', function () {
   this.timeout(60_000);
   let tmp: string;
+  /** The micro-cache's parent: Nginx's workers (nobody under root) must traverse it, unlike tmp (0700). */
+  let cacheRoot: string;
   let stack: Stack;
   let upstream: http.Server;
   let upstreamHealthy = true;
@@ -120,6 +123,8 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
   before(async function () {
     this.timeout(60_000);
     tmp = mkdtempSync(path.join(os.tmpdir(), 'mytv-deploy-test-'));
+    cacheRoot = mkdtempSync(path.join(os.tmpdir(), 'mytv-deploy-cache-'));
+    chmodSync(cacheRoot, 0o755);
     stack = new Stack({ runDir: path.join(tmp, 'run') });
 
     // The API behind the edge: a minimal HTTP upstream (the deploy is about Nginx, not the API).
@@ -170,6 +175,7 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
             errorLog: path.join(serverDir, 'error.log'),
             accessLog: path.join(serverDir, 'access.log'),
             tempDir: path.join(serverDir, 'tmp'),
+            cacheDir: path.join(cacheRoot, 'cache'),
             maintenanceFlag: path.join(serverDir, 'maintenance'),
           },
           ssh: {
@@ -220,6 +226,7 @@ describe('nginx: deploy-nginx and rollback-nginx over SSH to a real sshd + Nginx
     await stack?.stopAll();
     upstream?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (cacheRoot) rmSync(cacheRoot, { recursive: true, force: true });
   });
 
   it('--dry-run shows a unified diff against the live config and changes nothing', async () => {

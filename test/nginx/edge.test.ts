@@ -66,7 +66,7 @@ interface LoadResult {
  * Each request uses a new connection, as Cloudflare would after a reset (see nginx/README.md).
  */
 function startLoad(
-  url: string,
+  url: string | ((n: number) => string),
   concurrency = 6,
   maxRequests = 20_000,
 ): { result: LoadResult; stop(): Promise<LoadResult> } {
@@ -77,7 +77,10 @@ function startLoad(
       const n = result.total++;
       const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`; // a new client per request
       try {
-        const r = await request(url, { from: CLOUDFLARE_PEER, headers: { 'CF-Connecting-IP': ip } });
+        const r = await request(typeof url === 'string' ? url : url(n), {
+          from: CLOUDFLARE_PEER,
+          headers: { 'CF-Connecting-IP': ip },
+        });
         if (r.status === 200) result.ok++;
         else result.failures.push(`${r.status} ${r.body.slice(0, 120)}`);
       } catch (err) {
@@ -170,11 +173,12 @@ describe('nginx: the edge in front of two real API replicas', function () {
   it("passes the client's X-Request-Id through to the app's log, and the real client IP from Cloudflare only", async () => {
     const viaCloudflare = `edge-test-${Date.now()}-cf`;
     const direct = `edge-test-${Date.now()}-direct`;
-    const a = await request(`${edge.url}/v2/channels`, {
+    // Distinct URLs: the micro-cache would answer the second identical read without the app.
+    const a = await request(`${edge.url}/v2/channels?limit=41`, {
       from: CLOUDFLARE_PEER,
       headers: { 'X-Request-Id': viaCloudflare, 'CF-Connecting-IP': '203.0.113.50' },
     });
-    const b = await request(`${edge.url}/v2/channels`, {
+    const b = await request(`${edge.url}/v2/channels?limit=42`, {
       from: OTHER_PEER,
       headers: { 'X-Request-Id': direct, 'CF-Connecting-IP': '203.0.113.66' },
     });
@@ -193,7 +197,7 @@ describe('nginx: the edge in front of two real API replicas', function () {
 
   it('writes one JSON access log line per request with the fields the log pipeline reads', async () => {
     const id = `edge-log-${Date.now()}`;
-    await request(`${edge.url}/v2/channels`, {
+    await request(`${edge.url}/v2/channels?limit=43`, {
       from: CLOUDFLARE_PEER,
       headers: { 'X-Request-Id': id, 'CF-Connecting-IP': '203.0.113.9' },
     });
@@ -347,8 +351,9 @@ describe('nginx: the edge in front of two real API replicas', function () {
       ).to.deep.equal([]);
       const mark = statSync(edge.accessLog).size;
       // Own peer addresses: the rate-limit bucket of the earlier tests' client is not this one's.
+      // A new URL per request: the micro-cache would answer repeats without a replica.
       for (let i = 0; i < 12; i++)
-        expect((await request(`${edge.url}/v2/channels`, { from: '127.0.0.7' })).status).to.equal(200);
+        expect((await request(`${edge.url}/v2/channels?offset=${i}`, { from: '127.0.0.7' })).status).to.equal(200);
       const used = upstreamsSince(edge.accessLog, mark);
       expect(used).to.have.length(12);
       expectEvery(used, (u) => u === second, `every request went to ${second}`);
@@ -357,7 +362,7 @@ describe('nginx: the edge in front of two real API replicas', function () {
     }
     const mark = statSync(edge.accessLog).size;
     for (let i = 0; i < 12; i++)
-      expect((await request(`${edge.url}/v2/channels`, { from: '127.0.0.8' })).status).to.equal(200);
+      expect((await request(`${edge.url}/v2/channels?offset=${100 + i}`, { from: '127.0.0.8' })).status).to.equal(200);
     expect(new Set(upstreamsSince(edge.accessLog, mark))).to.deep.equal(new Set([first, second]));
     // Draining every upstream would leave Nginx nothing to send to: refused, config unchanged.
     let refused: Error | undefined;
@@ -369,7 +374,8 @@ describe('nginx: the edge in front of two real API replicas', function () {
   });
 
   it('one replica killed under load: no GET fails (Nginx retries on the other replica)', async () => {
-    const load = startLoad(`${edge.url}/v2/channels`);
+    // A new URL per request: each one reaches a replica (the micro-cache would answer repeats itself).
+    const load = startLoad((n) => `${edge.url}/v2/channels?offset=${n}`);
     try {
       await moreAnswered(load.result, 'the start');
       apps[1].proc.kill('SIGKILL');

@@ -84,6 +84,7 @@ export async function checkNginxConfig(
         errorLog: path.join(scratch, 'error.log'),
         accessLog: path.join(scratch, 'access.log'),
         tempDir: path.join(scratch, 'tmp'),
+        cacheDir: path.join(scratch, 'cache'),
         maintenanceFlag: path.join(scratch, 'maintenance'),
         // `user` needs root; nginx -t as another user would fail on it for the wrong reason.
         ...(process.getuid?.() === 0 ? {} : { user: undefined }),

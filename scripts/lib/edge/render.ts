@@ -17,6 +17,7 @@ export type NginxListen = NginxConfig['listen'];
 export type NginxRuntime = NginxConfig['runtime'];
 export type NginxRateLimit = NginxConfig['rateLimit'];
 export type NginxTls = NonNullable<NginxConfig['tls']>;
+export type NginxMicroCache = NginxConfig['microCache'];
 
 /** What a caller may override for one rendering (ports, paths and addresses of this run). */
 export interface NginxRenderOptions {
@@ -36,6 +37,8 @@ export interface NginxRenderOptions {
   tls?: NginxTls;
   runtime?: Partial<NginxRuntime>;
   rateLimit?: Partial<NginxRateLimit>;
+  /** Micro-cache of the public reads on or off, and its validity (make bench measures both in one run). */
+  microCache?: Partial<NginxMicroCache>;
   /** Shown by the internal listener's health answers (X-Config-Release): which release is live. */
   releaseId?: string;
   cloudflareIpsFile?: string;
@@ -49,6 +52,7 @@ export interface RenderedNginxConfig {
   listen: NginxListen;
   runtime: NginxRuntime;
   upstreams: string[];
+  microCache: NginxMicroCache;
 }
 
 /** Files that only carry the release id: left out of diffs between releases. */
@@ -86,6 +90,7 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
   const listen: NginxListen = { ...cfg.listen, ...o.listen };
   const runtime: NginxRuntime = { ...cfg.runtime, ...o.runtime };
   const rate: NginxRateLimit = { ...cfg.rateLimit, ...o.rateLimit };
+  const microCache: NginxMicroCache = { ...cfg.microCache, ...o.microCache };
   const upstreams = o.upstreams ?? cfg.upstreams ?? [`127.0.0.1:${env.api.port}`];
   if (upstreams.length === 0) throw new Error('renderNginxConfig: no upstreams');
   const drained = new Set(o.drained ?? []);
@@ -110,6 +115,10 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
     ERROR_LOG: runtime.errorLog,
     ACCESS_LOG: runtime.accessLog,
     TEMP_DIR: runtime.tempDir,
+    CACHE_DIR: runtime.cacheDir,
+    // `proxy_cache off` keeps every other proxy_cache_* directive valid: one template for both.
+    MICRO_CACHE_ZONE: microCache.enabled ? 'mytv_micro' : 'off',
+    MICRO_CACHE_VALID: `${microCache.validSeconds}s`,
     MAINTENANCE_FLAG: runtime.maintenanceFlag,
     MAINTENANCE_RETRY_AFTER: String(runtime.maintenanceRetryAfterSeconds),
     UPSTREAM_SERVERS: upstreams
@@ -201,7 +210,7 @@ export function renderNginxConfig(env: Environment, o: NginxRenderOptions = {}):
     RELEASE_FILE,
     `add_header X-Config-Release "${(o.releaseId ?? 'unreleased').replace(/[^\w.:-]/g, '')}" always;\n`,
   );
-  return { site, files, listen, runtime, upstreams };
+  return { site, files, listen, runtime, upstreams, microCache };
 }
 
 /** Writes a rendering into dir (created); returns the main file's path. */

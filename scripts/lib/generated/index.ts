@@ -3,6 +3,7 @@
 // environment files …). One registry, so `make generate` rewrites them all and `make generate
 // ARGS=--check` (CI, and test/generated) fails when a committed copy drifts from its source.
 // Add a generator: one module in this folder exporting a `Generator`, one line in `generators`.
+import { backupJobsGenerator } from './backup-jobs.js';
 import { chartRulesGenerator } from './chart-rules.js';
 import { terraformTfvars } from './terraform-tfvars.js';
 import { grafanaDashboardsGenerator } from './grafana-dashboards.js';
@@ -20,4 +21,5 @@ export const generators: Generator[] = [
   grafanaDashboardsGenerator,
   terraformTfvars,
   lokiEnvGenerator,
+  backupJobsGenerator,
 ];

@@ -3,11 +3,13 @@
 // template fails on it), kubectl kustomize on every overlay, every object against the Kubernetes
 // schemas, the policy, and the deployed environments' pods compared (staging kustomize vs production Helm).
 import { existsSync, readdirSync } from 'node:fs';
+import { overlaysForNamespace, scheduledEnvironments } from '../generated/backup-jobs.js';
 import path from 'node:path';
 import { listEnvironments, loadEnvironment } from '../environments.js';
 import type { Exec } from '../exec.js';
 import { fromRoot } from '../paths.js';
 import { requireTool } from '../tools.js';
+import { backupCronJobProblems } from './backup-cronjobs.js';
 import { compareEssentials, podEssentials } from './consistency.js';
 import { parseManifests, type K8sObject } from './manifests.js';
 import { checkPolicies } from './policy.js';
@@ -134,6 +136,42 @@ export async function runK8sChecks(exec: Exec): Promise<CheckRow[]> {
     if (k.exitCode === 0) rows.push(...(await objectChecks(overlay, parseManifests(k.stdout, overlay))));
   }
   rows.push(...(await consistencyChecks(exec)));
+  rows.push(...(await backupScheduleChecks(exec)));
+  return rows;
+}
+
+/**
+ * The backup CronJobs of every environment with a database.schedule, as rendered where it is
+ * deployed: its chart values file (deploy.kind helm) and every overlay of its namespace, against
+ * the environment's data (backupCronJobProblems).
+ */
+export async function backupScheduleChecks(exec: Exec): Promise<CheckRow[]> {
+  const rows: CheckRow[] = [];
+  for (const env of scheduledEnvironments()) {
+    if (env.deploy.kind === 'local') continue;
+    const targets: { target: string; render: () => Promise<{ exitCode: number; stdout: string; stderr: string }> }[] =
+      overlaysForNamespace(env.deploy.namespace).map((overlay) => ({
+        target: overlay,
+        render: () => kustomize(exec, overlay),
+      }));
+    if (env.deploy.kind === 'helm') {
+      const values = env.deploy.valuesFile;
+      targets.push({ target: values, render: () => helmTemplate(exec, values) });
+    }
+    for (const t of targets) {
+      const r = await t.render();
+      const problems =
+        r.exitCode === 0 ? backupCronJobProblems(parseManifests(r.stdout, t.target), env) : [lastLine(r.stderr)];
+      rows.push({
+        check: 'backup schedules',
+        target: `${t.target} (${env.name})`,
+        ok: problems.length === 0,
+        detail: problems.length
+          ? problems.join('; ')
+          : `CronJobs match environments/${env.name}.yaml database.schedule`,
+      });
+    }
+  }
   return rows;
 }
 

@@ -232,6 +232,31 @@ const noToken = rule('no-service-account-token', 'pods do not mount a service ac
     if (pod.automountServiceAccountToken !== false) v(o, 'automountServiceAccountToken must be false');
 });
 
+/**
+ * Scheduled jobs never overlap (two backups of one stanza must not run at once), skip a run missed
+ * by more than a bound instead of catching up, and keep a bounded history. Field semantics:
+ * https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#cronjob-limitations
+ */
+const cronJobs = rule(
+  'cronjobs',
+  'every CronJob: concurrencyPolicy Forbid, startingDeadlineSeconds, successful/failed history limits',
+  (objects, v) => {
+    for (const o of objects.filter((x) => x.kind === 'CronJob')) {
+      const spec = o.spec as {
+        concurrencyPolicy?: string;
+        startingDeadlineSeconds?: number;
+        successfulJobsHistoryLimit?: number;
+        failedJobsHistoryLimit?: number;
+      };
+      if (spec.concurrencyPolicy !== 'Forbid')
+        v(o, `concurrencyPolicy must be Forbid (is ${spec.concurrencyPolicy ?? 'Allow, the default'})`);
+      if (typeof spec.startingDeadlineSeconds !== 'number') v(o, 'no startingDeadlineSeconds');
+      if (typeof spec.successfulJobsHistoryLimit !== 'number') v(o, 'no successfulJobsHistoryLimit');
+      if (typeof spec.failedJobsHistoryLimit !== 'number') v(o, 'no failedJobsHistoryLimit');
+    }
+  },
+);
+
 export const POLICY_RULES: PolicyRule[] = [
   restricted,
   resources,
@@ -244,6 +269,7 @@ export const POLICY_RULES: PolicyRule[] = [
   labels,
   metricsPrivate,
   noToken,
+  cronJobs,
 ];
 
 /** Every violation of every rule, in rule order. */

@@ -99,12 +99,22 @@ export async function renderEnvironment(
     if (!apiImage)
       throw new UserError(`${d.overlay}: the Deployment's first container has no image`, { hint: `fix ${d.overlay}` });
     const repository = imageRepository(apiImage);
+    // The API's image and the images the overlay tags like it beside it in the registry (the ops
+    // image of the backup CronJobs: built from the same commit) get the commit's tag.
+    const sameRelease = (image: string): boolean => {
+      const repo = imageRepository(image);
+      return (
+        repo === repository ||
+        (path.posix.dirname(repo) === path.posix.dirname(repository) &&
+          image.slice(repo.length) === apiImage.slice(repository.length))
+      );
+    };
     let migrationJob: string | undefined;
     for (const obj of objects) {
       const pod = podSpecOf(obj);
       if (pod)
         for (const c of containersOf(pod))
-          if (c.image && imageRepository(c.image) === repository) c.image = `${repository}:${o.tag}`;
+          if (c.image && sameRelease(c.image)) c.image = `${imageRepository(c.image)}:${o.tag}`;
       if (obj.kind === 'Job') {
         obj.metadata.name = `${obj.metadata.name}-${o.tag.toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
         migrationJob = obj.metadata.name;

@@ -144,6 +144,7 @@ export class ComposeMode implements LocalStackMode {
         errorLog: '/dev/stderr',
         accessLog: '/dev/stdout',
         tempDir: '/tmp/nginx',
+        cacheDir: '/var/cache/nginx/mytv', // compose's tmpfs
         maintenanceFlag: '/tmp/maintenance',
       },
       releaseId: 'compose',

@@ -56,6 +56,8 @@ export const nginxAccessLine = z.looseObject({
   upstream_status: z.string(),
   upstream_response_time: z.string(),
   upstream_connect_time: z.string(),
+  /** The micro-cache's verdict (HIT, MISS, BYPASS …); empty where no cache applies. */
+  upstream_cache_status: z.string(),
   cf_ray: z.string(),
   tls: z.string(),
 });

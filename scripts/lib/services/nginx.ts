@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadEnvironment } from '../environments.js';
 import { UserError } from '../errors.js';
 import { nginxTest } from '../edge/check.js';
-import { renderNginxConfig, writeNginxConfig, type NginxRateLimit } from '../edge/render.js';
+import { renderNginxConfig, writeNginxConfig, type NginxMicroCache, type NginxRateLimit } from '../edge/render.js';
 import { requireTool } from '../tools.js';
 import { waitFor } from '../wait.js';
 import { childPids } from './process.js';
@@ -27,6 +27,8 @@ export interface NginxServiceOptions {
   /** Refuse peers outside realIpFrom; default false (local clients are not Cloudflare). */
   originLock?: boolean;
   rateLimit?: Partial<NginxRateLimit>;
+  /** Micro-cache on/off and validity; default the environment's (on, 1 s). */
+  microCache?: Partial<NginxMicroCache>;
 }
 
 export interface NginxInfo extends Record<string, unknown> {
@@ -49,6 +51,7 @@ function paths(ctx: ServiceContext) {
     errorLog: path.join(ctx.dir, 'error.log'),
     pidFile: path.join(ctx.dir, 'nginx.pid'),
     tempDir: path.join(ctx.dir, 'tmp'),
+    cacheDir: path.join(ctx.dir, 'cache'),
     maintenanceFlag: path.join(ctx.dir, 'maintenance'),
   };
 }
@@ -77,6 +80,7 @@ export const nginxService: ServiceSpec<NginxInfo> = {
       originLock: o.originLock ?? false,
       authenticatedOriginPulls: false,
       rateLimit: o.rateLimit,
+      microCache: o.microCache,
       listen: { address: ctx.host, http: ctx.port, status: ctx.ports.status, statusAddress: ctx.host },
       runtime: {
         user: undefined,
@@ -85,6 +89,7 @@ export const nginxService: ServiceSpec<NginxInfo> = {
         errorLog: p.errorLog,
         accessLog: p.accessLog,
         tempDir: p.tempDir,
+        cacheDir: p.cacheDir,
         maintenanceFlag: p.maintenanceFlag,
       },
       releaseId: 'local',
