@@ -110,6 +110,16 @@ seed: $(NPM_STAMP) ## Load the deterministic data set (CHANNELS=50; DATABASE_URL
 bench: $(NPM_STAMP) ## Benchmark cached/uncached reads, 304s and admin writes, direct and through Nginx, against a node:http baseline (BENCH_ARGS="--check")
 	@$(call SCRIPT,bench) $(BENCH_ARGS)
 
+##@ Resilience (on the running native stack: make up MODE=native)
+# SCENARIO=name[,name]  DURATION=10m  RPS=20 reach the scripts as environment variables.
+.PHONY: chaos
+chaos: $(NPM_STAMP) ## Faults one at a time under load through Nginx (reload, rolling restart, kill -9, Redis, PostgreSQL): failures, p99, recovery [SCENARIO=]
+	@$(call SCRIPT,chaos)
+
+.PHONY: soak
+soak: $(NPM_STAMP) ## Steady load through Nginx for DURATION (default 10m) at RPS, then availability and P95 from Prometheus vs the SLA
+	@$(call SCRIPT,soak)
+
 ##@ Backups and recovery
 # TYPE=full|diff|incr  TARGET_TIME=ISO-8601|latest map to the scripts' flags.
 .PHONY: backup
