@@ -127,6 +127,13 @@ describe('make chaos / make soak on a native stack', function () {
         name,
       ).to.deep.equal([]);
       expect(by[name].unavailableWithoutRetryAfter, name).to.equal(0);
+      // Only the API's own 503s: no 502 "no live upstreams" from Nginx (a dependency 503 must not
+      // mark the replicas unavailable, nginx/snippets/proxy-api.conf).
+      expect(
+        Object.keys(failed).filter((k) => k !== '503'),
+        `${name}: ${JSON.stringify(failed)}`,
+      ).to.deep.equal([]);
+      expect(by[name].aimMet, `${name}: ${by[name].missed.join('; ')}`).to.equal(true);
     }
 
     // The stack as it was: the same services, each healthy, the API answering through Nginx.
