@@ -16,7 +16,7 @@ import { engineRun, formatBytes, imageSize, type ContainerEngine } from './conta
 import type { Exec } from './exec.js';
 import type { Output } from './output.js';
 import { fromRoot } from './paths.js';
-import { freePort, startServices, type Stack } from './services/index.js';
+import { freePorts, startServices, type Stack } from './services/index.js';
 
 /** Shutdown settings the container runs with; SIGTERM must end it with exit 0 within their sum. */
 export const DRAIN = { preStopDelayMs: 1000, drainTimeoutMs: 5000 };
@@ -128,13 +128,17 @@ export class ImageTest {
     );
     const pg = this.stack.info<{ url: string }>('postgres');
     const redis = this.stack.info<{ url: string }>('redis');
-    this.port = await freePort();
+    // Both listeners on free ports: the container shares the host's network, where 9464 (the
+    // default metrics port) may belong to a running `make up`.
+    const [port, metricsPort] = await freePorts(2);
+    this.port = port;
     const envFile = path.join(this.work, 'api.env');
     writeFileSync(
       envFile,
       Object.entries({
         HOST: '127.0.0.1',
         PORT: String(this.port),
+        METRICS_PORT: String(metricsPort),
         LOG_LEVEL: 'info',
         DATABASE_URL: pg.url,
         REDIS_URL: redis.url,

@@ -332,9 +332,11 @@ describe('nginx: the edge in front of two real API replicas', function () {
     }
     const { failures } = load.result;
     expect(failures, failures.slice(0, 5).join('\n')).to.deep.equal([]);
-    const workersAfter = workerPids(edge.pidFile);
+    // Old workers finish their in-flight requests before exiting: wait for that, then assert.
+    const replaced = () => workerPids(edge.pidFile).filter((p) => workersBefore.includes(p)).length === 0;
+    await waitFor(replaced, { timeoutMs: 30_000, intervalMs: 100 });
     expect(
-      workersAfter.filter((p) => workersBefore.includes(p)),
+      workerPids(edge.pidFile).filter((p) => workersBefore.includes(p)),
       'the reloads replaced every worker',
     ).to.deep.equal([]);
   });

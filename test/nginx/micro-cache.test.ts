@@ -44,7 +44,12 @@ describe('nginx: micro-cache of the public reads in front of two real API replic
   let edge: NginxInfo;
   /** The cache validity Nginx was rendered with (environments/dev.yaml, nginx.microCache.validSeconds). */
   const validMs = loadEnvironment('dev').nginx!.microCache.validSeconds * 1000;
-  const admin = { authorization: `Bearer ${adminToken()}`, 'content-type': 'application/json' };
+  // Signed when used: a token made while mocha loads the files would expire (600 s) before a long
+  // suite reaches this one.
+  const admin = (): Record<string, string> => ({
+    authorization: `Bearer ${adminToken()}`,
+    'content-type': 'application/json',
+  });
 
   const reachedReplica = (requestId: string) =>
     apps.some((a) => a.logs().some((l) => l.request_id === requestId && l.log_type === 'access'));
@@ -114,7 +119,7 @@ describe('nginx: micro-cache of the public reads in front of two real API replic
     const [, cached, url] = await pairWithinValidity((n) => `${edge.url}/v2/channels?limit=${20 + n}`, {}, {});
     expect(cached.cache).to.equal('HIT');
     // … yet credentials go past it to a replica.
-    const credentials: Record<string, string>[] = [{ authorization: admin.authorization }, { cookie: 'session=abc' }];
+    const credentials: Record<string, string>[] = [{ authorization: admin().authorization }, { cookie: 'session=abc' }];
     for (const headers of credentials) {
       const r = await send(url, { headers });
       expect(r.status).to.equal(200);
@@ -124,7 +129,7 @@ describe('nginx: micro-cache of the public reads in front of two real API replic
     // An authenticated answer is not stored: the anonymous request right after it is a MISS.
     const [authed, anonymous] = await pairWithinValidity(
       (n) => `${edge.url}/v2/channels?limit=${30 + n}`,
-      { headers: { authorization: admin.authorization } },
+      { headers: { authorization: admin().authorization } },
       {},
     );
     expect(authed.cache).to.equal('BYPASS');
@@ -136,7 +141,7 @@ describe('nginx: micro-cache of the public reads in front of two real API replic
     const patch = () =>
       send(`${edge.url}/v2/admin/channels/seed-0003`, {
         method: 'PATCH',
-        headers: admin,
+        headers: admin(),
         body: JSON.stringify({ category: 'news' }),
       });
     const post = () => send(`${edge.url}/v2/channels`, { method: 'POST', body: '{}' });
@@ -157,7 +162,7 @@ describe('nginx: micro-cache of the public reads in front of two real API replic
     const newName = `Renamed ${Date.now()}`;
     const write = await send(url.replace('/v2/', '/v2/admin/'), {
       method: 'PATCH',
-      headers: admin,
+      headers: admin(),
       body: JSON.stringify({ name: newName }),
     });
     expect(write.status, write.body).to.equal(200);

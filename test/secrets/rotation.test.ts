@@ -3,12 +3,14 @@
 // load of public reads and admin-authenticated requests goes through Nginx; not one may fail.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildAppIfStaleSync } from '../../scripts/lib/app-build.js';
 import { signAdminToken, tokenAccepted, PROBE_PATH } from '../../scripts/lib/jwt-probe.js';
+import { ConstantRateLoad } from '../../scripts/lib/load.js';
 import { readRotationRecords } from '../../scripts/lib/rotation.js';
 import { trackedProcesses } from '../../scripts/lib/services/index.js';
 import { requireTool } from '../../scripts/lib/tools.js';
@@ -24,43 +26,65 @@ interface LoadResult {
 }
 
 /**
- * Requests through Nginx until stopped: GET /v2/channels (must be 200) from three workers and,
- * when a token is given, an admin PATCH probe (must not be 401/5xx) from a fourth. Paced below the
- * dev environment's Nginx rate limits (50 r/s; admin writes 30/min), so a 429 is a real failure.
- * Network errors count as failures.
+ * Requests through Nginx until stopped: GET /v2/channels at 20/s (must be 200), with the shared
+ * constant-rate load (scripts/lib/load.ts: keep-alive connections, a GET whose kept-alive
+ * connection the server closed as it went out is sent again once on a new one, RFC 9112 §9.3.1, as
+ * browsers do; Nginx's old workers close their idle connections on a reload) and, when a token is
+ * given, an admin PATCH probe every 2.5 s (must not be 401/5xx) on a connection of its own (a write
+ * is never resent). Paced below the dev environment's Nginx rate limits (50 r/s; admin writes
+ * 30/min), so a 429 is a real failure. Network errors count as failures.
  */
 function startLoad(base: string, token: () => string | undefined): { stop: () => Promise<LoadResult> } {
   let running = true;
-  const result: LoadResult = { requests: 0, failures: [] };
-  const worker = async (i: number): Promise<void> => {
+  const probes: string[] = [];
+  let probeCount = 0;
+  const reads = new ConstantRateLoad(
+    base,
+    [{ name: 'GET /v2/channels', kind: 'cached', path: () => '/v2/channels?limit=5' }],
+    { rate: 20, timeoutMs: 10_000 },
+  );
+  reads.start();
+  const patch = (t: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        `${base}${PROBE_PATH}`,
+        {
+          method: 'PATCH',
+          agent: false,
+          headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end('{}');
+    });
+  const prober = (async () => {
     while (running) {
+      await sleep(2500);
       const t = token();
-      const admin = t !== undefined && i === 3;
-      await sleep(i === 3 ? 2500 : 150);
+      if (!running || t === undefined) continue;
+      probeCount++;
       try {
-        const res = admin
-          ? await fetch(`${base}${PROBE_PATH}`, {
-              method: 'PATCH',
-              headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
-              body: '{}',
-            })
-          : await fetch(`${base}/v2/channels?limit=5`);
-        await res.arrayBuffer();
-        result.requests++;
-        const ok = admin ? res.status !== 401 && res.status < 500 : res.status === 200;
-        if (!ok) result.failures.push(`${admin ? 'PATCH probe' : 'GET /v2/channels'} -> ${res.status}`);
+        const status = await patch(t);
+        if (status === 401 || status >= 500) probes.push(`PATCH probe -> ${status}`);
       } catch (err) {
-        result.requests++;
-        result.failures.push(`${admin ? 'PATCH probe' : 'GET'}: ${(err as Error).message}`);
+        probes.push(`PATCH probe: ${(err as Error).message}`);
       }
     }
-  };
-  const workers = [0, 1, 2, 3].map((i) => worker(i));
+  })();
   return {
     stop: async () => {
       running = false;
-      await Promise.all(workers);
-      return result;
+      const records = await reads.stop();
+      await prober;
+      const failures = [
+        ...records.filter((r) => r.status !== 200).map((r) => `GET /v2/channels -> ${r.status}`),
+        ...probes,
+      ];
+      return { requests: records.length + probeCount, failures };
     },
   };
 }
