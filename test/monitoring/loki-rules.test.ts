@@ -206,7 +206,11 @@ describe('monitoring: Nginx 5xx from the access log to a firing alert (real Ngin
   };
 
   /** The ruler's evaluation now: the rule over the shipped log, remote-written; returns the evaluation time. */
-  const evaluateAndWrite = async (): Promise<number> => {
+  /** Evaluates the rule over the access log once it holds `lines` lines, and remote-writes the result. */
+  const evaluateAndWrite = async (lines: number): Promise<number> => {
+    // Nginx writes a request's line in its log phase, after the answer went out: the client can be
+    // a line ahead of the file.
+    await waitFor(() => shipAccessLog(nginx.accessLog).length >= lines, { timeoutMs: 10_000, intervalMs: 50 });
     const at = Date.now();
     const series = recordingSeries(nginxRule(), shipAccessLog(nginx.accessLog), at);
     expect(series.length, 'the recording produced series').to.be.greaterThan(0);
@@ -240,7 +244,7 @@ describe('monitoring: Nginx 5xx from the access log to a firing alert (real Ngin
   it('with only 2xx and 4xx responses the recording arrives and the alert stays quiet', async function () {
     expect(await send('/v2/ok', 30)).to.satisfy((s: number[]) => s.every((x) => x === 200));
     expect(await send('/v2/missing', 3)).to.deep.equal([404, 404, 404]);
-    const at = await evaluateAndWrite();
+    const at = await evaluateAndWrite(33);
     const recorded = await waitFor(
       async () => {
         const r = await prom.query(`${RECORD}{job="nginx"}`);
@@ -259,7 +263,7 @@ describe('monitoring: Nginx 5xx from the access log to a firing alert (real Ngin
     await upstream!.stop();
     upstream = undefined;
     expect(await send('/v2/ok', 4)).to.deep.equal([502, 502, 502, 502]);
-    const at = await evaluateAndWrite();
+    const at = await evaluateAndWrite(45);
     const ratio = await waitFor(
       async () => {
         const v = await prom.value(`sum by (job) (${RECORD}{status_class="5xx"}) / sum by (job) (${RECORD})`);
