@@ -69,10 +69,12 @@ await runScript(
     const db = databaseConfig(env);
     const runDir = localRunDir(values);
     const writeSeconds = intOption(values['write-seconds'], 'write-seconds', { default: 20, min: 1, max: 3600 });
-    const withApi = !values['no-api'] && db.kind === 'local';
     const reportDir = path.resolve((values['report-dir'] as string | undefined) ?? path.join(runDir, 'drills'));
 
     const host = await connectDbHost(env, { runDir });
+    // The API is started here against the drill copy only where that copy is reachable from here:
+    // the native stack's instance (not a database host, not inside the compose container).
+    const withApi = !values['no-api'] && host.kind === 'local';
     const stack = new Stack();
     const cleanup: (() => Promise<void>)[] = [];
     try {

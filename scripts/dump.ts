@@ -50,7 +50,7 @@ await runScript(
             '-p',
             String(host.paths.port),
             '-U',
-            'postgres',
+            host.paths.superuser,
             '-d',
             db.name,
             '-f',

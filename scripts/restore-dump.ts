@@ -99,7 +99,7 @@ await runScript(
               '-p',
               String(host.paths.port),
               '-U',
-              'postgres',
+              host.paths.superuser,
               '-d',
               scratch,
               file,

@@ -34,7 +34,7 @@ export async function hostSql(
       '-p',
       String(o.port ?? host.paths.port),
       '-U',
-      'postgres',
+      host.paths.superuser,
       '-d',
       o.database ?? 'postgres',
       '-c',
@@ -516,7 +516,8 @@ export async function publishMetrics(
   const result: { textfile?: string; pushed?: string; pushError?: string } = {};
   if (o.textfile) {
     const { host, file } = o.textfile;
-    if (host.kind === 'local') {
+    // kind container: the textfile stays in the run directory here (the container's root is read-only).
+    if (host.kind !== 'ssh') {
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
       renameSync(`${file}.tmp`, file);
@@ -551,7 +552,7 @@ export async function publishMetrics(
 export function metricsTextfile(db: DatabaseConfig, host: DbHost, runDir: string, name: string): string {
   const dir = path.dirname(db.metrics.textfile);
   if (path.isAbsolute(dir)) return path.join(dir, `${name}.prom`);
-  return host.kind === 'local'
+  return host.kind !== 'ssh'
     ? path.join(runDir, dir, `${name}.prom`)
     : path.join('/var/lib/prometheus/node-exporter', `${name}.prom`);
 }
