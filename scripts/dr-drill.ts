@@ -304,7 +304,9 @@ async function prepareDrillRepository(
     stanza: 'drill',
     repository: { type: 'posix', path: path.join(dir, 'repo'), cipher: 'none' },
   };
-  await writeHostFile(host, config, renderPgbackrestConfig(drillDb, { cluster: primary, base }));
+  // pg1-user: the cluster's superuser (the compose image has no `postgres` role).
+  const cluster = { ...primary, user: host.paths.superuser };
+  await writeHostFile(host, config, renderPgbackrestConfig(drillDb, { cluster, base }));
   return {
     config,
     confD,

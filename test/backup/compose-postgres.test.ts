@@ -7,7 +7,7 @@
 // state says compose (database kind local + state.json `postgres`), with no secret in the
 // container's definition or in the scripts' output.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -163,7 +163,9 @@ describe('backup: the compose PostgreSQL (postgres/Dockerfile, run as compose.ya
   after(async function () {
     this.timeout(120_000);
     if (started && engine) {
-      await engineRun(exec, engine, ['rm', '-f', '-t', '10', name], { nothrow: true, timeoutMs: 90_000 });
+      // podman's rm takes a stop timeout; Docker's does not (it kills).
+      const rm = engine.name === 'podman' ? ['rm', '-f', '-t', '10', name] : ['rm', '-f', name];
+      await engineRun(exec, engine, rm, { nothrow: true, timeoutMs: 90_000 });
       for (const v of volumes) await engineRun(exec, engine, ['volume', 'rm', '-f', v], { nothrow: true });
     }
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -238,9 +240,50 @@ describe('backup: the compose PostgreSQL (postgres/Dockerfile, run as compose.ya
       expect(await psql('SELECT count(*) FROM marker', result.instance)).to.equal('80');
       expect(await psql('SHOW archive_mode', result.instance)).to.equal('off');
     } finally {
+      // What the script printed to do when done with the copy.
       await inContainer(['pg_ctl', '-D', result.instance.dataDir, '-m', 'fast', '-w', 'stop']);
+      await inContainer(['rm', '-rf', path.dirname(result.instance.dataDir)]);
     }
     expect(restore.stdout + restore.stderr).to.not.contain(cipherPass);
+  });
+
+  it('make dr-drill runs in the container: RPO and RTO (to database ready) reported, the live cluster untouched, nothing left', async function () {
+    this.timeout(600_000);
+    const reportDir = path.join(tmp, 'drills');
+    const r = await run('dr-drill', ['--env=ctest', '--write-seconds=3', `--report-dir=${reportDir}`, '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    const report = JSON.parse(r.stdout) as {
+      rpoSeconds: number;
+      rtoSeconds: number;
+      rtoUntil: string;
+      markers: { lastRecoveredId: number };
+    };
+    expect(report.rtoUntil).to.equal('database ready');
+    expect(report.rpoSeconds).to.be.a('number').and.at.least(0);
+    expect(report.rtoSeconds).to.be.a('number').and.greaterThan(0);
+    expect(report.markers.lastRecoveredId).to.be.greaterThan(0);
+    expect(readFileSync(path.join(runDir, 'metrics', 'dr-drill.prom'), 'utf8')).to.match(
+      /^mytv_dr_drill_rto_seconds\{environment="ctest"\} [\d.]+$/m,
+    );
+    expect(await psql('SELECT count(*) FROM marker')).to.equal('80');
+    const left = await inContainer(['ls', '-A', '/var/lib/pgbackrest/restore']);
+    expect(left.stdout.trim()).to.equal('');
+    // No drill instance still running in the container (their data directories live under restore/).
+    // The killed primary's children notice their postmaster's death on their own: poll for it.
+    const drillProcesses = async (): Promise<string[]> => {
+      const r = await inContainer([
+        'sh',
+        '-c',
+        'for p in /proc/[0-9]*; do tr "\\0" " " < "$p/cmdline" 2>/dev/null; echo; done',
+      ]);
+      return r.stdout.split('\n').filter((l) => l.includes('/var/lib/pgbackrest/restore'));
+    };
+    const gone = await waitFor(async () => (await drillProcesses()).length === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
+    expect(gone, `drill processes left: ${(await drillProcesses()).join(' | ')}`).to.equal(true);
+    expect(r.stdout + r.stderr).to.not.contain(cipherPass);
   });
 
   it('an existing cluster without the include (a data volume from before archiving) gets it at its next start', async () => {
