@@ -10,7 +10,7 @@ import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig, Environment } from './environments.js';
 import { UserError } from './errors.js';
-import { containerExecArgv, containerPaths, type RecordedContainer } from './local-stack/compose-postgres.js';
+import { containerExecArgv, containerPaths, execViaApi, type RecordedContainer } from './local-stack/compose-postgres.js';
 import { readState, runDirFrom } from './local-stack/state.js';
 import { renderSecretsConfig } from './pgbackrest.js';
 import { maskSecrets } from './secrets.js';
@@ -138,8 +138,9 @@ class SshDbHost implements DbHost {
 
 /**
  * The compose stack's PostgreSQL container: argv runs in it as the postgres OS user through
- * `<engine> exec -i --user postgres` (stdin passed through, never an argument). The engine CLI
- * talks to its own daemon (Docker, or podman as root here), so nothing is exposed on a socket.
+ * `<engine> exec -i --user postgres` (stdin passed through, never an argument), or, from the
+ * scheduler container (no CLI there, the Engine API socket mounted), through the Docker Engine
+ * API's exec endpoints (dockerode): same user, same stdin.
  */
 class ContainerDbHost implements DbHost {
   readonly kind = 'container' as const;
@@ -152,7 +153,9 @@ class ContainerDbHost implements DbHost {
   }
 
   run(argv: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<HostResult> {
-    const { bin, args, env } = containerExecArgv(this.container, argv);
+    const c = this.container;
+    if (c.engine === 'docker-api') return execViaApi(c, argv, o);
+    const { bin, args, env } = containerExecArgv({ ...c, engine: c.engine }, argv);
     return runChild(bin, args, { env, input: o.input, timeoutMs: o.timeoutMs });
   }
 

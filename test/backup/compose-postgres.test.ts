@@ -6,14 +6,16 @@
 // make backup / backup-status / restore run in that container when the local stack's recorded
 // state says compose (database kind local + state.json `postgres`), with no secret in the
 // container's definition or in the scripts' output.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { ensureBaseImage } from '../../scripts/lib/base-image.js';
 import {
   engineRun,
+  podmanConf,
   findContainerEngine,
   noEngineReason,
   type ContainerEngine,
@@ -21,9 +23,10 @@ import {
 import type { DatabaseConfig } from '../../scripts/lib/environments.js';
 import { Exec } from '../../scripts/lib/exec.js';
 import { renderComposePgbackrest, writeComposePgbackrest } from '../../scripts/lib/local-stack/compose-postgres.js';
-import { writeState } from '../../scripts/lib/local-stack/state.js';
+import { readState, writeState } from '../../scripts/lib/local-stack/state.js';
 import { Output } from '../../scripts/lib/output.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
+import { findTool } from '../../scripts/lib/tools.js';
 import { freePort } from '../../scripts/lib/services/ports.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { composeRunArgs, composeService, ensureHashedImage } from './compose-postgres-support.js';
@@ -141,6 +144,11 @@ describe('backup: the compose PostgreSQL (postgres/Dockerfile, run as compose.ya
       '--name',
       name,
       ...engine.networkArgs,
+      // What compose sets on a service's container: how the scheduler finds it.
+      '--label',
+      `com.docker.compose.project=${name}`,
+      '--label',
+      'com.docker.compose.service=postgres',
       ...args,
       image,
       'postgres',
@@ -284,6 +292,70 @@ describe('backup: the compose PostgreSQL (postgres/Dockerfile, run as compose.ya
     });
     expect(gone, `drill processes left: ${(await drillProcesses()).join(' | ')}`).to.equal(true);
     expect(r.stdout + r.stderr).to.not.contain(cipherPass);
+  });
+
+  describe('the backup scheduler (the compose service backup-scheduler) through the Docker Engine API', function () {
+    let service: ChildProcess | undefined;
+    let socket = '/var/run/docker.sock';
+
+    before(async function () {
+      this.timeout(60_000);
+      if (engine.name !== 'podman') return; // Docker's own socket
+      // podman serves the Docker Engine API on a socket of our own for as long as the test runs.
+      socket = path.join(tmp, 'engine.sock');
+      service = spawn(findTool('podman') ?? 'podman', ['system', 'service', '--time=0', `unix://${socket}`], {
+        env: { ...process.env, CONTAINERS_CONF: podmanConf },
+        stdio: 'ignore',
+      });
+      const up = await waitFor(() => existsSync(socket), { timeoutMs: 30_000, intervalMs: 200 });
+      if (!up) throw new Error(`podman system service did not create ${socket}`);
+    });
+
+    after(() => {
+      service?.kill('SIGTERM');
+    });
+
+    it('lists the environment’s schedule with the next runs (--list --json)', async () => {
+      const r = await run('backup-scheduler', ['--env=ctest', '--list', '--json']);
+      expect(r.code, r.stderr).to.equal(0);
+      const plan = JSON.parse(r.stdout) as { jobs: { job: string; schedule: string; next: string }[] };
+      expect(plan.jobs.map((j) => j.job)).to.deep.equal([
+        'backup-full',
+        'backup-diff',
+        'backup-incr',
+        'backup-status',
+        'dr-drill',
+        'dump',
+      ]);
+      const status = plan.jobs.find((j) => j.job === 'backup-status')!;
+      expect(status.schedule).to.equal(db.schedule.status);
+      expect(Date.parse(status.next)).to.be.greaterThan(Date.now() - 1000);
+    });
+
+    it('runs a job at its time in the compose postgres container found by its labels (backup-status --publish)', async function () {
+      this.timeout(300_000);
+      const schedRun = path.join(tmp, 'scheduler-run');
+      const r = await run(
+        'backup-scheduler',
+        [
+          '--env=ctest',
+          '--only=backup-status',
+          '--runs=1',
+          `--compose-project=${name}`,
+          `--docker-socket=${socket}`,
+          `--run-dir=${schedRun}`,
+        ],
+        {},
+        240_000,
+      );
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout, r.stdout + r.stderr).to.match(/backup-status: finished \(exit 0/);
+      expect(readState(schedRun)?.postgres).to.deep.equal({ engine: 'docker-api', socket, name, port });
+      expect(readFileSync(path.join(schedRun, 'metrics', 'pgbackrest-status.prom'), 'utf8')).to.match(
+        /^pgbackrest_wal_archive_age_seconds\{[^}]*environment="ctest"[^}]*\} [\d.]+$/m,
+      );
+      expect(r.stdout + r.stderr).to.not.contain(cipherPass);
+    });
   });
 
   it('an existing cluster without the include (a data volume from before archiving) gets it at its next start', async () => {
