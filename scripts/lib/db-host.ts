@@ -10,7 +10,12 @@ import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig, Environment } from './environments.js';
 import { UserError } from './errors.js';
-import { containerExecArgv, containerPaths, execViaApi, type RecordedContainer } from './local-stack/compose-postgres.js';
+import {
+  containerExecArgv,
+  containerPaths,
+  execViaApi,
+  type RecordedContainer,
+} from './local-stack/compose-postgres.js';
 import { readState, runDirFrom } from './local-stack/state.js';
 import { renderSecretsConfig } from './pgbackrest.js';
 import { maskSecrets } from './secrets.js';
