@@ -12,6 +12,18 @@ import { pgbackrestArgv, stanzaInfo, type BackupInfo, type StanzaInfo } from './
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs SQL through psql on the host's socket as the postgres OS user; returns unaligned rows. */
+/** libpq connection flags of the host's cluster: its socket directory, port and superuser (psql, pg_dump, pg_restore). */
+export function clusterConnArgs(host: DbHost, o: { port?: number; socketDir?: string } = {}): string[] {
+  return [
+    '-h',
+    o.socketDir ?? host.paths.socketDir,
+    '-p',
+    String(o.port ?? host.paths.port),
+    '-U',
+    host.paths.superuser,
+  ];
+}
+
 export async function hostSql(
   host: DbHost,
   sql: string,
@@ -29,12 +41,7 @@ export async function hostSql(
       '\t',
       '-v',
       'ON_ERROR_STOP=1',
-      '-h',
-      o.socketDir ?? host.paths.socketDir,
-      '-p',
-      String(o.port ?? host.paths.port),
-      '-U',
-      host.paths.superuser,
+      ...clusterConnArgs(host, o),
       '-d',
       o.database ?? 'postgres',
       '-c',
