@@ -11,6 +11,24 @@ import { pgbackrestArgv, stanzaInfo, type BackupInfo, type StanzaInfo } from './
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * libpq client arguments for the host's cluster as the postgres superuser over its Unix socket:
+ * `-h socketDir -p port -U postgres -d database` (psql, pg_dump, pg_restore take the same ones).
+ * `o` points at another instance (a scratch one) or database; default the cluster's `postgres`.
+ */
+export function clusterArgs(host: DbHost, o: { port?: number; socketDir?: string; database?: string } = {}): string[] {
+  return [
+    '-h',
+    o.socketDir ?? host.paths.socketDir,
+    '-p',
+    String(o.port ?? host.paths.port),
+    '-U',
+    'postgres',
+    '-d',
+    o.database ?? 'postgres',
+  ];
+}
+
 /** Runs SQL through psql on the host's socket as the postgres OS user; returns unaligned rows. */
 export async function hostSql(
   host: DbHost,
@@ -29,14 +47,7 @@ export async function hostSql(
       '\t',
       '-v',
       'ON_ERROR_STOP=1',
-      '-h',
-      o.socketDir ?? host.paths.socketDir,
-      '-p',
-      String(o.port ?? host.paths.port),
-      '-U',
-      'postgres',
-      '-d',
-      o.database ?? 'postgres',
+      ...clusterArgs(host, o),
       '-c',
       // One line: the statement travels through a remote shell for kind ssh.
       sql.replace(/\s*\n\s*/g, ' '),
