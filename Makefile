@@ -138,6 +138,10 @@ restore: $(NPM_STAMP) ## Point-in-time restore into a NEW scratch instance, veri
 dr-drill: $(NPM_STAMP) ## DR drill: markers, loss of the primary, restore, API up; RPO/RTO report and metrics
 	@$(call SCRIPT,dr-drill)
 
+.PHONY: backup-job
+backup-job: $(NPM_STAMP) ## Run ENV's scheduled backup CronJob JOB=name now in the cluster (a Job from its template): wait, print its log
+	@$(call SCRIPT,backup-job) $(if $(JOB),--job=$(JOB))
+
 .PHONY: dump
 dump: $(NPM_STAMP) ## pg_dump custom-format export of ENV's database (portable; also weekly on schedule)
 	@$(call SCRIPT,dump)

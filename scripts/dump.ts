@@ -6,7 +6,7 @@
 //   verify:    pg_restore --list reads the archive back
 import path from 'node:path';
 import { dumpDir, dumpFileName } from './lib/dump.js';
-import { clusterConnArgs, formatBytes, hostSql } from './lib/backup.js';
+import { clusterArgs, formatBytes, hostSql } from './lib/backup.js';
 import { connectDbHost, databaseConfig, localRunDir, must } from './lib/db-host.js';
 import { loadEnvironment } from './lib/environments.js';
 import { runScript } from './lib/main.js';
@@ -45,9 +45,7 @@ await runScript(
           [
             path.join(host.paths.binDir, 'pg_dump'),
             '-Fc',
-            ...clusterConnArgs(host),
-            '-d',
-            db.name,
+            ...clusterArgs(host, { database: db.name }),
             '-f',
             `${file}.partial`,
           ],

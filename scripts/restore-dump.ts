@@ -6,7 +6,7 @@
 //   verify:    the tables of the live database are present, key-table row counts shown
 //   after:     how to drop it (or --drop does it after the check)
 import path from 'node:path';
-import { clusterConnArgs, hostSql } from './lib/backup.js';
+import { clusterArgs, hostSql } from './lib/backup.js';
 import { connectDbHost, databaseConfig, localRunDir, must } from './lib/db-host.js';
 import { dumpDir } from './lib/dump.js';
 import { loadEnvironment } from './lib/environments.js';
@@ -94,9 +94,7 @@ await runScript(
               path.join(host.paths.binDir, 'pg_restore'),
               '--no-owner',
               '--exit-on-error',
-              ...clusterConnArgs(host),
-              '-d',
-              scratch,
+              ...clusterArgs(host, { database: scratch }),
               file,
             ],
             'pg_restore',

@@ -11,9 +11,13 @@ import { pgbackrestArgv, stanzaInfo, type BackupInfo, type StanzaInfo } from './
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Runs SQL through psql on the host's socket as the postgres OS user; returns unaligned rows. */
-/** libpq connection flags of the host's cluster: its socket directory, port and superuser (psql, pg_dump, pg_restore). */
-export function clusterConnArgs(host: DbHost, o: { port?: number; socketDir?: string } = {}): string[] {
+/**
+ * libpq client arguments for the host's cluster as its superuser over its Unix socket:
+ * `-h socketDir -p port -U superuser -d database` (psql, pg_dump, pg_restore take the same ones).
+ * The superuser is `postgres`, or the compose image's POSTGRES_USER (host.paths.superuser).
+ * `o` points at another instance (a scratch one) or database; default the cluster's `postgres`.
+ */
+export function clusterArgs(host: DbHost, o: { port?: number; socketDir?: string; database?: string } = {}): string[] {
   return [
     '-h',
     o.socketDir ?? host.paths.socketDir,
@@ -21,9 +25,12 @@ export function clusterConnArgs(host: DbHost, o: { port?: number; socketDir?: st
     String(o.port ?? host.paths.port),
     '-U',
     host.paths.superuser,
+    '-d',
+    o.database ?? 'postgres',
   ];
 }
 
+/** Runs SQL through psql on the host's socket as the postgres OS user; returns unaligned rows. */
 export async function hostSql(
   host: DbHost,
   sql: string,
@@ -41,9 +48,7 @@ export async function hostSql(
       '\t',
       '-v',
       'ON_ERROR_STOP=1',
-      ...clusterConnArgs(host, o),
-      '-d',
-      o.database ?? 'postgres',
+      ...clusterArgs(host, o),
       '-c',
       // One line: the statement travels through a remote shell for kind ssh.
       sql.replace(/\s*\n\s*/g, ' '),

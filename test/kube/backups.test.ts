@@ -214,7 +214,7 @@ describe('backup CronJobs (helm/mytv-api, kustomize/) from environments/*.yaml d
     expectEvery(images, (i) => i === 'ghcr.io/mytelevision/mytv-ops:abc1234', 'ops image at the commit');
   });
 
-  it('a missing, wrong or extra CronJob is reported, and make k8s-check has a passing row per render', async () => {
+  it('a missing, wrong, unlabelled or extra CronJob is reported, and make k8s-check has a passing row per render', async () => {
     const good = await overlay('kustomize/overlays/staging');
     const bad = structuredClone(good);
     bad.splice(
@@ -230,8 +230,10 @@ describe('backup CronJobs (helm/mytv-api, kustomize/) from environments/*.yaml d
     bad.push(extra);
     const secretEnv = podSpecOf(backupCronJob(bad, 'backup-diff')!)!.containers[0];
     secretEnv.env!.push({ name: 'KEY', valueFrom: { secretKeyRef: { name: 'mytv-backup', key: 'ssh-privatekey' } } });
+    delete backupCronJob(bad, 'backup-status')!.metadata.labels!['mytv.app/backup-job'];
     const problems = backupCronJobProblems(bad, staging).join('\n');
     expect(problems).to.match(/no CronJob for dump/);
+    expect(problems).to.match(/mytv-api-backup-status: label mytv\.app\/backup-job=backup-status missing/);
     expect(problems).to.match(/mytv-api-backup-full: schedule '0 3 \* \* 0', staging says '0 2 \* \* 0'/);
     expect(problems).to.match(/mytv-api-backup-extra runs no job/);
     expect(problems).to.match(/mytv-api-backup-diff: reads a Secret into an environment variable/);

@@ -37,6 +37,12 @@ export interface Scenario {
   secretData?: Record<string, string>;
   /** kubectl rollout status after a rollout restart: fail every time or only the first. */
   restartRollout?: 'ok' | 'fail' | 'fail-first';
+  /** The backup CronJobs in the cluster: name and the value of their label mytv.app/backup-job. */
+  backupCronJobs?: { name: string; job: string }[];
+  /** How a Job created from a CronJob ends (after one look at it running). */
+  backupJob?: 'complete' | 'failed' | 'running';
+  /** What `kubectl logs job/…` prints for such a Job. */
+  jobLog?: string;
 }
 
 export interface Call {
@@ -104,7 +110,11 @@ export class KubeWorld {
     writeFileSync(path.join(this.gitDir, 'uncommitted.txt'), 'x\n');
   }
 
-  async run(script: 'deploy' | 'rollback' | 'rotate-secret', args: string[], scenario: Scenario): Promise<RunResult> {
+  async run(
+    script: 'deploy' | 'rollback' | 'rotate-secret' | 'backup-job',
+    args: string[],
+    scenario: Scenario,
+  ): Promise<RunResult> {
     const standinDir = mkdtempSync(path.join(this.dir, 'standin-'));
     this.standinDir = standinDir;
     writeFileSync(path.join(standinDir, 'scenario.json'), JSON.stringify(scenario));

@@ -16,6 +16,8 @@ import { COMMITTED, formatLikeRepo, type GeneratedFile, type Generator } from '.
 export const CHART_BACKUP_JOBS = 'helm/mytv-api/files/backup-jobs.yaml';
 export const KUSTOMIZE_BACKUP_TEMPLATE = 'kustomize/backups/cronjob.yaml';
 export const OVERLAY_BACKUP_CRONJOBS = 'backup-cronjobs.yaml';
+/** The label of the backup CronJobs and of their pod templates: the job's name in database.schedule. */
+export const BACKUP_JOB_LABEL = 'mytv.app/backup-job';
 /** Where the ops image mounts the SSH Secret: HOME of its user `node` + .ssh (see ops/Dockerfile). */
 export const OPS_SSH_DIR = '/home/node/.ssh';
 
@@ -121,7 +123,7 @@ export function overlaysForNamespace(namespace: string): string[] {
 }
 
 type CronJobDoc = {
-  metadata: { name: string };
+  metadata: { name: string; labels?: Record<string, string> };
   spec: {
     schedule: string;
     jobTemplate: {
@@ -150,9 +152,10 @@ export function renderOverlayCronJobs(
   const objects = backupJobs(env).map((job) => {
     const o = structuredClone(docs[0]);
     o.metadata.name = `${o.metadata.name.replace(/-backup$/, '')}-${job.name}`;
+    o.metadata.labels = { ...o.metadata.labels, [BACKUP_JOB_LABEL]: job.name };
     o.spec.schedule = job.schedule;
     const pod = o.spec.jobTemplate.spec.template;
-    pod.metadata = { ...pod.metadata, labels: { ...pod.metadata?.labels, 'mytv.app/backup-job': job.name } };
+    pod.metadata = { ...pod.metadata, labels: { ...pod.metadata?.labels, [BACKUP_JOB_LABEL]: job.name } };
     pod.spec.containers[0].args = job.args;
     const ssh = pod.spec.volumes.find((v) => v.name === 'ssh')?.secret;
     if (!ssh) throw new Error(`${KUSTOMIZE_BACKUP_TEMPLATE}: no volume 'ssh' from a Secret`);
