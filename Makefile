@@ -150,6 +150,10 @@ dump: $(NPM_STAMP) ## pg_dump custom-format export of ENV's database (portable; 
 restore-dump: $(NPM_STAMP) ## Restore a dump into a new scratch database and check it [ARGS=--file=PATH]
 	@$(call SCRIPT,restore-dump)
 
+.PHONY: backup-scheduler
+backup-scheduler: $(NPM_STAMP) ## Run ENV's database.schedule in the foreground (the compose stack's backup-scheduler service); ARGS=--list shows it
+	@$(call SCRIPT,backup-scheduler)
+
 .PHONY: bench-backup
 bench-backup: $(NPM_STAMP) ## Benchmark backup, PITR restore and a drill on a ~1 GB pgbench database vs pg_dump/pg_restore
 	@$(call SCRIPT,bench-backup) $(BENCH_ARGS)

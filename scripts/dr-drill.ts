@@ -69,10 +69,12 @@ await runScript(
     const db = databaseConfig(env);
     const runDir = localRunDir(values);
     const writeSeconds = intOption(values['write-seconds'], 'write-seconds', { default: 20, min: 1, max: 3600 });
-    const withApi = !values['no-api'] && db.kind === 'local';
     const reportDir = path.resolve((values['report-dir'] as string | undefined) ?? path.join(runDir, 'drills'));
 
     const host = await connectDbHost(env, { runDir });
+    // The API is started here against the drill copy only where that copy is reachable from here:
+    // the native stack's instance (not a database host, not inside the compose container).
+    const withApi = !values['no-api'] && host.kind === 'local';
     const stack = new Stack();
     const cleanup: (() => Promise<void>)[] = [];
     try {
@@ -302,7 +304,9 @@ async function prepareDrillRepository(
     stanza: 'drill',
     repository: { type: 'posix', path: path.join(dir, 'repo'), cipher: 'none' },
   };
-  await writeHostFile(host, config, renderPgbackrestConfig(drillDb, { cluster: primary, base }));
+  // pg1-user: the cluster's superuser (the compose image has no `postgres` role).
+  const cluster = { ...primary, user: host.paths.superuser };
+  await writeHostFile(host, config, renderPgbackrestConfig(drillDb, { cluster, base }));
   return {
     config,
     confD,

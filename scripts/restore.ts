@@ -151,17 +151,20 @@ await runScript(
         `point the app at it: DATABASE_URL=postgres://USER:PASSWORD@127.0.0.1:${inst.port}/${db.name}` +
           (host.kind === 'ssh'
             ? ` (on ${host.label}; from here: ssh -L ${inst.port}:127.0.0.1:${inst.port} …)`
-            : ' (same users and passwords as the source)'),
+            : host.kind === 'container'
+              ? ` (inside ${host.label}: its loopback; same users and passwords as the source)`
+              : ' (same users and passwords as the source)'),
       );
-      out.line(
-        `drop it when done: ${host.kind === 'ssh' ? 'on the host, as postgres: ' : ''}pg_ctl -D ${inst.dataDir} -m fast stop && rm -rf ${inst.dir}`,
-      );
+      const where = { local: '', ssh: 'on the host, as postgres: ', container: `in ${host.label}, as postgres: ` }[
+        host.kind
+      ];
+      out.line(`drop it when done: ${where}pg_ctl -D ${inst.dataDir} -m fast stop && rm -rf ${inst.dir}`);
     }
 
     async function restoreInPlace(base: BackupInfo, what: string): Promise<void> {
       if (host.kind !== 'local')
-        throw new UserError('--in-place is implemented for the local stack only', {
-          hint: 'on a database host: restore into a scratch instance, verify it, then follow docs/runbooks/backup-restore.md (promote the scratch copy)',
+        throw new UserError('--in-place is implemented for the native local stack only', {
+          hint: 'on a database host or the compose stack: restore into a scratch instance, verify it, then follow docs/runbooks/backup-restore.md (promote the scratch copy)',
         });
       const sessions = await hostSql(
         host,

@@ -12,8 +12,9 @@ import { pgbackrestArgv, stanzaInfo, type BackupInfo, type StanzaInfo } from './
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * libpq client arguments for the host's cluster as the postgres superuser over its Unix socket:
- * `-h socketDir -p port -U postgres -d database` (psql, pg_dump, pg_restore take the same ones).
+ * libpq client arguments for the host's cluster as its superuser over its Unix socket:
+ * `-h socketDir -p port -U superuser -d database` (psql, pg_dump, pg_restore take the same ones).
+ * The superuser is `postgres`, or the compose image's POSTGRES_USER (host.paths.superuser).
  * `o` points at another instance (a scratch one) or database; default the cluster's `postgres`.
  */
 export function clusterArgs(host: DbHost, o: { port?: number; socketDir?: string; database?: string } = {}): string[] {
@@ -23,7 +24,7 @@ export function clusterArgs(host: DbHost, o: { port?: number; socketDir?: string
     '-p',
     String(o.port ?? host.paths.port),
     '-U',
-    'postgres',
+    host.paths.superuser,
     '-d',
     o.database ?? 'postgres',
   ];
@@ -527,7 +528,8 @@ export async function publishMetrics(
   const result: { textfile?: string; pushed?: string; pushError?: string } = {};
   if (o.textfile) {
     const { host, file } = o.textfile;
-    if (host.kind === 'local') {
+    // kind container: the textfile stays in the run directory here (the container's root is read-only).
+    if (host.kind !== 'ssh') {
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
       renameSync(`${file}.tmp`, file);
@@ -562,7 +564,7 @@ export async function publishMetrics(
 export function metricsTextfile(db: DatabaseConfig, host: DbHost, runDir: string, name: string): string {
   const dir = path.dirname(db.metrics.textfile);
   if (path.isAbsolute(dir)) return path.join(dir, `${name}.prom`);
-  return host.kind === 'local'
+  return host.kind !== 'ssh'
     ? path.join(runDir, dir, `${name}.prom`)
     : path.join('/var/lib/prometheus/node-exporter', `${name}.prom`);
 }

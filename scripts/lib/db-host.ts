@@ -1,13 +1,22 @@
 // Where an environment's PostgreSQL lives (environments/<env>.yaml `database`): the local stack's
-// own instance (kind local: commands run here, as the postgres OS user when we are root) or a
-// database host reached over SSH (kind ssh: commands run there through `database.host.runAs`).
-// Backup, status, restore, drill and dump scripts talk to either through this one interface.
+// own instance (kind local: commands run here, as the postgres OS user when we are root), or —
+// when that local stack was started by compose (its recorded state, .run/state.json) — the
+// compose postgres container (commands run in it as postgres through the container engine's
+// `exec`), or a database host reached over SSH (kind ssh: commands run there through
+// `database.host.runAs`). Backup, status, restore, drill and dump scripts talk to each through
+// this one interface.
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig, Environment } from './environments.js';
 import { UserError } from './errors.js';
-import { runDirFrom } from './local-stack/state.js';
+import {
+  containerExecArgv,
+  containerPaths,
+  execViaApi,
+  type RecordedContainer,
+} from './local-stack/compose-postgres.js';
+import { readState, runDirFrom } from './local-stack/state.js';
 import { renderSecretsConfig } from './pgbackrest.js';
 import { maskSecrets } from './secrets.js';
 import { lookupUser, type Identity } from './services/process.js';
@@ -32,12 +41,14 @@ export interface ClusterPaths {
   scratchDir: string;
   lockDir: string;
   scratchPort: number;
+  /** The database superuser psql/pg_dump log in as (postgres; the compose image's POSTGRES_USER). */
+  superuser: string;
 }
 
 export interface DbHost {
   /** "local stack (.run)" or "deploy@db.example:22". */
   readonly label: string;
-  readonly kind: 'local' | 'ssh';
+  readonly kind: 'local' | 'container' | 'ssh';
   readonly paths: ClusterPaths;
   /** Runs argv as the postgres OS user; never throws on a non-zero exit (check .code). */
   run(argv: string[], o?: { input?: string; timeoutMs?: number }): Promise<HostResult>;
@@ -61,6 +72,38 @@ export async function writeHostFile(host: DbHost, file: string, content: string,
   });
 }
 
+/** Runs a program with stdin from `input`; resolves with its output and exit code, never rejects. */
+function runChild(
+  bin: string,
+  args: string[],
+  o: { input?: string; timeoutMs?: number; uid?: number; gid?: number; env?: Record<string, string> },
+): Promise<HostResult> {
+  return new Promise((resolve) => {
+    const child = spawn(bin, args, {
+      env: { ...process.env, PATH: toolEnvPath(), ...o.env },
+      uid: o.uid,
+      gid: o.gid,
+      cwd: '/',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      resolve({ stdout, stderr: stderr + err.message, code: 127 });
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ stdout, stderr, code: code ?? (signal ? 128 : 1) });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(o.input ?? '');
+  });
+}
+
 class LocalDbHost implements DbHost {
   readonly kind = 'local' as const;
   constructor(
@@ -70,31 +113,8 @@ class LocalDbHost implements DbHost {
   ) {}
 
   run(argv: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<HostResult> {
-    return new Promise((resolve) => {
-      const bin = argv[0].includes('/') ? argv[0] : (findTool(argv[0]) ?? argv[0]);
-      const child = spawn(bin, argv.slice(1), {
-        env: { ...process.env, PATH: toolEnvPath() },
-        uid: this.runAs?.uid,
-        gid: this.runAs?.gid,
-        cwd: '/',
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', (err) => {
-        if (timer) clearTimeout(timer);
-        resolve({ stdout, stderr: stderr + err.message, code: 127 });
-      });
-      child.on('close', (code, signal) => {
-        if (timer) clearTimeout(timer);
-        resolve({ stdout, stderr, code: code ?? (signal ? 128 : 1) });
-      });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(o.input ?? '');
-    });
+    const bin = argv[0].includes('/') ? argv[0] : (findTool(argv[0]) ?? argv[0]);
+    return runChild(bin, argv.slice(1), { ...o, uid: this.runAs?.uid, gid: this.runAs?.gid });
   }
 
   dispose(): void {}
@@ -121,6 +141,32 @@ class SshDbHost implements DbHost {
   }
 }
 
+/**
+ * The compose stack's PostgreSQL container: argv runs in it as the postgres OS user through
+ * `<engine> exec -i --user postgres` (stdin passed through, never an argument), or, from the
+ * scheduler container (no CLI there, the Engine API socket mounted), through the Docker Engine
+ * API's exec endpoints (dockerode): same user, same stdin.
+ */
+class ContainerDbHost implements DbHost {
+  readonly kind = 'container' as const;
+  readonly label: string;
+  constructor(
+    private readonly container: RecordedContainer,
+    readonly paths: ClusterPaths,
+  ) {
+    this.label = `compose container ${container.name} (${container.engine})`;
+  }
+
+  run(argv: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<HostResult> {
+    const c = this.container;
+    if (c.engine === 'docker-api') return execViaApi(c, argv, o);
+    const { bin, args, env } = containerExecArgv({ ...c, engine: c.engine }, argv);
+    return runChild(bin, args, { env, input: o.input, timeoutMs: o.timeoutMs });
+  }
+
+  dispose(): void {}
+}
+
 /** The `database` section of an environment; a missing one is an operator error naming the fix. */
 export function databaseConfig(env: Environment): DatabaseConfig {
   if (!env.database)
@@ -143,6 +189,18 @@ export function localRunDir(values: Record<string, unknown> = {}): string {
 export async function connectDbHost(env: Environment, o: { runDir: string }): Promise<DbHost> {
   const db = databaseConfig(env);
   if (db.kind === 'local') {
+    // `make up` in compose mode records the postgres container it started: back that one up.
+    const state = readState(o.runDir);
+    if (state?.mode === 'docker') {
+      if (!state.postgres)
+        throw new UserError(
+          `the local stack in ${o.runDir} runs in compose, but its PostgreSQL container is not recorded`,
+          {
+            hint: 'run `make up` again (it records the container), then run this again',
+          },
+        );
+      return new ContainerDbHost(state.postgres, containerPaths(state.postgres));
+    }
     const stack = Stack.restore({ runDir: o.runDir, readOnly: true });
     if (!stack.has('postgres') || !stack.pid('postgres'))
       throw new UserError(`the local stack's PostgreSQL is not running (run directory ${o.runDir})`, {
@@ -163,6 +221,7 @@ export async function connectDbHost(env: Environment, o: { runDir: string }): Pr
         scratchDir: path.join(base, 'restore'),
         lockDir: path.join(base, 'backup.lock'),
         scratchPort: 0,
+        superuser: 'postgres',
       },
       runAs,
     );
@@ -182,6 +241,7 @@ export async function connectDbHost(env: Environment, o: { runDir: string }): Pr
     scratchDir: h.scratchDir,
     lockDir: h.lockDir,
     scratchPort: h.scratchPort,
+    superuser: 'postgres',
   });
 }
 

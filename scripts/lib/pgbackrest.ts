@@ -27,6 +27,8 @@ export interface ClusterLocation {
   dataDir: string;
   port: number;
   socketDir: string;
+  /** pg1-user; pgBackRest's default is the OS user (postgres) or PGUSER. */
+  user?: string;
 }
 
 /** Where pgBackRest keeps spool, logs and locks next to a local config (base = its directory). */
@@ -97,8 +99,9 @@ export function renderPgbackrestConfig(
     `pg1-path=${o.cluster.dataDir}`,
     `pg1-port=${o.cluster.port}`,
     `pg1-socket-path=${o.cluster.socketDir}`,
-    '',
   );
+  if (o.cluster.user) lines.push(`pg1-user=${o.cluster.user}`);
+  lines.push('');
   return lines.join('\n');
 }
 

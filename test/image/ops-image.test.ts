@@ -118,4 +118,13 @@ describe('image: ops/Dockerfile built and run (real container engine)', function
     expect(files.exitCode, files.stdout).to.equal(0);
     expect(files.stdout.split('\n')).to.include.members(['scripts', 'environments', 'node_modules', 'package.json']);
   });
+
+  it('runs the compose backup-scheduler service’s command: the schedule of dev listed (croner, dockerode installed)', async function () {
+    this.timeout(300_000);
+    const r = await run(['scripts/backup-scheduler.ts', '--env=dev', '--compose-project=mytv', '--list', '--json']);
+    expect(r.exitCode, r.stderr).to.equal(0);
+    const plan = JSON.parse(r.stdout) as { composeProject: string; jobs: { job: string }[] };
+    expect(plan.composeProject).to.equal('mytv');
+    expect(plan.jobs.map((j) => j.job)).to.include.members(['backup-full', 'backup-incr', 'backup-status']);
+  });
 });

@@ -226,6 +226,9 @@ describe('compose: the compose file validated offline', () => {
         dir,
       ).to.equal(true);
     }
+    // PostgreSQL archives WAL with the one copy of the settings, in the image built from ../postgres.
+    expect(mounts).to.include('../postgres/archiving.conf:/etc/postgresql/archiving.conf:ro');
+    expect(base.services.postgres.build).to.deep.equal({ context: '../postgres' });
     // Loki's retention comes from the generated loki/env/dev.env (environments/dev.yaml logs.retention).
     const lokiEnvFile = base.services.loki.env_file;
     expect(lokiEnvFile).to.equal('../loki/env/dev.env');

@@ -59,8 +59,17 @@ export function checkSchedule(expr: string, where: string): string {
  * approval (production asks otherwise, and a job has no terminal).
  */
 export function backupJobs(env: Environment): BackupJob[] {
+  return env.database?.kind === 'ssh' ? scheduledJobs(env) : [];
+}
+
+/**
+ * Every job of the environment's database.schedule, whatever its database kind: the CronJobs'
+ * list (backupJobs) and the compose stack's scheduler (scripts/backup-scheduler.ts) are this one.
+ * [] without a database section. Throws naming a bad cron line (checkSchedule).
+ */
+export function scheduledJobs(env: Environment): BackupJob[] {
   const db = env.database;
-  if (!db || db.kind !== 'ssh') return [];
+  if (!db) return [];
   const s = db.schedule;
   const at = (key: keyof typeof s) => checkSchedule(s[key], `environments/${env.name}.yaml database.schedule.${key}`);
   const common = [`--env=${env.name}`, '--yes'];

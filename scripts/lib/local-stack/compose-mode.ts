@@ -1,20 +1,25 @@
 // `make up` with Docker: compose/compose.yaml with one profile, the repository's configs mounted,
-// Nginx's config rendered for the compose network. A failed health check stops the services this
+// Nginx's config rendered for the compose network, pgBackRest's rendered from the environment's
+// `database` block (PostgreSQL archives WAL from its first start; the container is recorded in
+// state.json so make backup / restore / dr-drill run there). A failed health check stops the services this
 // run started (volumes, i.e. data, are kept), as the native mode does.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { connectDbHost, databaseConfig } from '../db-host.js';
 import { Compose, composeCommand, composeEnvFile, composeFile } from '../docker.js';
 import { renderNginxConfig, writeNginxConfig } from '../edge/render.js';
 import type { Environment } from '../environments.js';
 import { UserError } from '../errors.js';
 import type { ScriptContext } from '../main.js';
 import { repoRoot } from '../paths.js';
+import { ensureStanza } from '../pgbackrest.js';
 import { registerSecret } from '../secrets.js';
 import { waitForUrl } from '../wait.js';
 import { migrateAndSeed, SEED_CHANNELS, type LocalStackMode } from './mode.js';
 import { composePortEnv, localPorts, type LocalPorts, type Profile } from './plan.js';
-import { writeState } from './state.js';
+import { renderComposePgbackrest, writeComposePgbackrest, type RenderedPgbackrest } from './compose-postgres.js';
+import { writeState, type StackState } from './state.js';
 
 /** How long the API may take to answer /health/ready once compose reports it healthy. */
 const READY_TIMEOUT_MS = 60_000;
@@ -22,6 +27,8 @@ const READY_TIMEOUT_MS = 60_000;
 export class ComposeMode implements LocalStackMode {
   private readonly ports: LocalPorts;
   private readonly nginxConfDir: string;
+  private readonly pgbackrestConfDir: string;
+  private pgbackrest!: RenderedPgbackrest;
   private secrets: Record<string, string> = {};
   private compose!: Compose;
   /** Services running before this run (kept on roll back). */
@@ -35,6 +42,7 @@ export class ComposeMode implements LocalStackMode {
   ) {
     this.ports = localPorts(env);
     this.nginxConfDir = path.join(runDir, 'compose', 'nginx');
+    this.pgbackrestConfDir = path.join(runDir, 'compose', 'pgbackrest');
   }
 
   async preflight(): Promise<string | undefined> {
@@ -45,9 +53,14 @@ export class ComposeMode implements LocalStackMode {
     }
     this.secrets = parseDotenv(readFileSync(composeEnvFile));
     for (const [k, v] of Object.entries(this.secrets)) if (/PASSWORD|SECRET|KEY/.test(k)) registerSecret(v);
+    // Rendered now so a missing repository secret (BACKUP_CIPHER_PASSWORD …) stops before any change.
+    const db = databaseConfig(this.env);
+    this.pgbackrest = renderComposePgbackrest(db, this.env.vars, this.env.name);
     this.compose = new Compose(this.ctx.exec, await composeCommand(), this.profile, {
       ...composePortEnv(this.ports),
       MYTV_NGINX_CONF_DIR: this.nginxConfDir,
+      MYTV_PGBACKREST_CONF_DIR: this.pgbackrestConfDir,
+      MYTV_PGBACKREST_STANZA: db.stanza,
     });
     this.runningBefore = await this.compose.runningServices();
     return undefined;
@@ -57,6 +70,9 @@ export class ComposeMode implements LocalStackMode {
     const { out } = this.ctx;
     out.heading('Plan:');
     out.line(`  docker compose --profile ${this.profile} up -d --wait   (${path.relative(repoRoot, composeFile)})`);
+    out.line(
+      `  PostgreSQL archives WAL with pgBackRest (stanza ${databaseConfig(this.env).stanza}, volume pgbackrest)`,
+    );
     out.line(`  then: migrate the database and seed ${SEED_CHANNELS} channels`);
   }
 
@@ -67,16 +83,31 @@ export class ComposeMode implements LocalStackMode {
 
   async act(): Promise<void> {
     const { out } = this.ctx;
-    writeState(this.runDir, {
+    const state: StackState = {
       mode: 'docker',
       profile: this.profile,
       environment: this.env.name,
       startedAt: new Date().toISOString(),
-    });
+    };
+    writeState(this.runDir, state);
     writeNginxConfig(this.renderNginx(), this.nginxConfDir);
+    writeComposePgbackrest(this.pgbackrestConfDir, this.pgbackrest);
     await out.task(`docker compose --profile ${this.profile} up --wait`, () =>
       this.compose.run(['up', '-d', '--wait'], { timeoutMs: 600_000 }),
     );
+    await out.task('pgBackRest stanza (WAL archiving)', async (update) => {
+      const ps = await this.compose.run(['ps', '-q', 'postgres'], { readOnly: true });
+      const id = ps.stdout.trim().split('\n')[0];
+      const inspected = await this.ctx.exec.run('docker', ['inspect', '--format', '{{.Name}}', id], { readOnly: true });
+      writeState(this.runDir, {
+        ...state,
+        postgres: { engine: 'docker', name: inspected.stdout.trim().replace(/^\//, '') },
+      });
+      // Created at first init; idempotent here, so a data volume from before archiving gets it too.
+      const host = await connectDbHost(this.env, { runDir: this.runDir });
+      await ensureStanza(host, databaseConfig(this.env).stanza);
+      update(`stanza ${databaseConfig(this.env).stanza} in ${host.label}`);
+    });
     await out.task('migrate and seed the database', async (update) => {
       if (this.profile === 'prod') {
         // prod publishes no database port: migrate from inside, as the deploy job does; no seed data.

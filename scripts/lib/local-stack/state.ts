@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultRunDir } from '../paths.js';
+import type { RecordedContainer } from './compose-postgres.js';
 import type { Mode, Profile } from './plan.js';
 
 /** --run-dir, else MYTV_RUN_DIR, else .run/ in the repository. */
@@ -16,6 +17,8 @@ export interface StackState {
   profile: Profile;
   environment: string;
   startedAt: string;
+  /** compose mode: the PostgreSQL container, where make backup / restore / dr-drill run their commands. */
+  postgres?: RecordedContainer;
 }
 
 export function stateFile(runDir: string): string {
