@@ -8,7 +8,11 @@ import { Compose, composeCommand, engineStatus } from './lib/docker.js';
 import { UserError } from './lib/errors.js';
 import { readState, runDirFrom } from './lib/local-stack/state.js';
 import { runScript } from './lib/main.js';
+import { runningScratchInstances, stopScratchInstance } from './lib/local-stack/scratch.js';
 import { isPortFree, readManifest, Stack } from './lib/services/index.js';
+
+/** What --volumes deletes, as the plan says it. */
+const DATA_DELETED = 'databases, backups and dumps (pgbackrest/, backups/), metrics, logs';
 
 await runScript(
   {
@@ -16,7 +20,7 @@ await runScript(
     usage: 'make down [VOLUMES=1] [YES=1]',
     options: { volumes: { type: 'boolean' }, 'run-dir': { type: 'string' } },
     optionsHelp: [
-      '      --volumes      also delete the data (databases, metrics, logs) — asks first unless --yes',
+      '      --volumes      also delete the data (databases, backups and dumps, metrics, logs) — asks first unless --yes',
       '      --run-dir DIR  run directory of the native stack (default .run/, or MYTV_RUN_DIR)',
     ].join('\n'),
   },
@@ -35,7 +39,7 @@ await runScript(
           },
         );
       }
-      if (volumes) await confirm('Delete the compose volumes (database, metrics) of the local stack?');
+      if (volumes) await confirm('Delete the compose volumes (database, backups, metrics) of the local stack?');
       const compose = new Compose(exec, await composeCommand(), state.profile);
       await out.task('docker compose down', () => compose.run(['down', ...(volumes ? ['--volumes'] : [])]));
       await exec.change(`remove ${path.join(runDir, 'state.json')}`, () =>
@@ -57,15 +61,33 @@ await runScript(
       );
     }
     const running = stack.status().filter((s) => s.state === 'running');
+    // make restore's scratch instances and a drill's: started beside the stack, stopped with it.
+    const scratch = runningScratchInstances(runDir);
     out.heading(`Plan (run directory ${runDir}):`);
-    if (running.length === 0) out.line('  nothing is running');
-    else out.table(running.map((s) => ({ service: s.name, pid: s.pid, port: s.port, action: 'stop' })));
-    if (volumes) out.line(`  delete the data: ${runDir} (databases, metrics, logs)`);
+    if (running.length + scratch.length === 0) out.line('  nothing is running');
+    else
+      out.table(
+        [
+          ...running.map((s) => ({ service: s.name, pid: s.pid, port: s.port })),
+          ...scratch.map((i) => ({
+            service: `scratch PostgreSQL ${path.relative(runDir, i.dataDir)}`,
+            pid: i.pid,
+            port: i.port,
+          })),
+        ].map((row) => ({ ...row, action: 'stop' })),
+      );
+    if (volumes) out.line(`  delete the data: ${runDir} (${DATA_DELETED})`);
     if (flags.dryRun) {
       out.line('dry run: nothing stopped');
       return;
     }
-    if (volumes) await confirm(`Delete the local stack's data in ${runDir}?`);
+    if (volumes) await confirm(`Delete the local stack's data in ${runDir}, its backups included?`);
+
+    const scratchLeft: string[] = [];
+    for (const inst of scratch) {
+      const problem = await exec.change(`pg_ctl stop ${inst.dataDir}`, () => stopScratchInstance(inst));
+      if (problem) scratchLeft.push(`scratch PostgreSQL ${inst.dataDir} (pid ${inst.pid}: ${problem})`);
+    }
 
     if (running.length > 0) {
       await out.task(`stop ${running.length} services`, async (update) => {
@@ -77,7 +99,7 @@ await runScript(
         );
       });
     }
-    const stillListening: string[] = [];
+    const stillListening: string[] = [...scratchLeft];
     for (const s of stack.status()) {
       if (s.state === 'running') stillListening.push(`${s.name} (pid ${s.pid})`);
       else if (running.some((r) => r.name === s.name) && !(await isPortFree(s.port)))
@@ -90,12 +112,17 @@ await runScript(
     }
     if (volumes) {
       // Only what the stack wrote: its service directories, logs, PID files and records.
+      // pgbackrest/ (repository, dumps, scratch instances), backups/ and metrics/ go too: the
+      // repository's stanza belongs to the deleted cluster, and a new one could not archive into it.
       const known = [
         'logs',
         'pids',
         'stack.json',
         'state.json',
         'api-jwt-secret',
+        'pgbackrest',
+        'backups',
+        'metrics',
         ...readManifest(runDir).map((m) => m.name),
       ];
       for (const entry of readdirSync(runDir)) {
@@ -106,6 +133,7 @@ await runScript(
     }
     out.ok(
       `stopped ${running.length} service${running.length === 1 ? '' : 's'}` +
+        (scratch.length ? ` and ${scratch.length} scratch PostgreSQL instance(s)` : '') +
         (volumes ? '; data deleted' : ' (data kept; VOLUMES=1 deletes it)'),
     );
   },

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig } from '../environments.js';
+import { UserError } from '../errors.js';
 import { archiveEnv, archiveSettings, localPgbackrestDirs, renderPgbackrestConfig } from '../pgbackrest.js';
 import { registerSecret } from '../secrets.js';
 import { requireTool } from '../tools.js';
@@ -189,7 +190,17 @@ export const postgresService: ServiceSpec<PostgresInfo> = {
           'stanza-create',
         ],
         { runAs: ctx.runAs, cwd: '/', timeoutMs: 120_000 },
-      );
+      ).catch((err: Error) => {
+        // [028] BackupMismatchError: the repository's stanza was made for another cluster (another
+        // system identifier), e.g. the data directory was deleted but not the repository.
+        if (!/\[028\]/.test(err.message)) throw err;
+        throw new UserError(
+          `the pgBackRest repository under ${pb.base} holds the backups of another PostgreSQL cluster than the one in ${dataDir(ctx)}`,
+          {
+            hint: `keep them: move ${path.join(pb.base, 'repo')} aside (mv it to repo.old); start afresh: make down VOLUMES=1 (deletes the database and its backups); then make up again`,
+          },
+        );
+      });
   },
 
   info(ctx) {
