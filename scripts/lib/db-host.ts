@@ -145,7 +145,7 @@ class SshDbHost implements DbHost {
  * The compose stack's PostgreSQL container: argv runs in it as the postgres OS user through
  * `<engine> exec -i --user postgres` (stdin passed through, never an argument), or, from the
  * scheduler container (no CLI there, the Engine API socket mounted), through the Docker Engine
- * API's exec endpoints (dockerode): same user, same stdin.
+ * API's exec endpoints (docker-modem): same user, same stdin.
  */
 class ContainerDbHost implements DbHost {
   readonly kind = 'container' as const;

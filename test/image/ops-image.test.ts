@@ -119,7 +119,7 @@ describe('image: ops/Dockerfile built and run (real container engine)', function
     expect(files.stdout.split('\n')).to.include.members(['scripts', 'environments', 'node_modules', 'package.json']);
   });
 
-  it('runs the compose backup-scheduler service’s command: the schedule of dev listed (croner, dockerode installed)', async function () {
+  it('runs the compose backup-scheduler service’s command: the schedule of dev listed (croner, docker-modem installed)', async function () {
     this.timeout(300_000);
     const r = await run(['scripts/backup-scheduler.ts', '--env=dev', '--compose-project=mytv', '--list', '--json']);
     expect(r.exitCode, r.stderr).to.equal(0);

@@ -5,8 +5,8 @@
 // connectDbHost in db-host.ts).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import { PassThrough, type Duplex } from 'node:stream';
+import Modem from 'docker-modem';
 import type { ClusterPaths } from '../db-host.js';
 import { podmanConf, type EngineName } from '../container-engine.js';
 import type { DatabaseConfig } from '../environments.js';
@@ -128,23 +128,44 @@ export async function execViaApi(
   argv: string[],
   o: { input?: string; timeoutMs?: number } = {},
 ): Promise<{ stdout: string; stderr: string; code: number }> {
-  const docker = new Docker({ socketPath: c.socket ?? '/var/run/docker.sock' });
+  const modem = new Modem({ socketPath: c.socket ?? '/var/run/docker.sock' });
   let stdout = '';
   let stderr = '';
   try {
-    const exec = await docker.getContainer(c.name).exec({
-      Cmd: argv,
-      User: 'postgres',
-      AttachStdin: true,
-      AttachStdout: true,
-      AttachStderr: true,
+    // Engine API: ExecConfig (https://docs.docker.com/reference/api/engine/version/v1.43/#tag/Exec).
+    const created = await dial<{ Id: string }>(modem, {
+      path: `/containers/${encodeURIComponent(c.name)}/exec`,
+      method: 'POST',
+      options: { Cmd: argv, User: 'postgres', AttachStdin: true, AttachStdout: true, AttachStderr: true },
+      statusCodes: {
+        200: true,
+        201: true,
+        404: 'no such container',
+        409: 'container stopped/paused',
+        500: 'server error',
+      },
     });
-    const stream = await exec.start({ hijack: true, stdin: true });
+    const stream = await dial<Duplex>(modem, {
+      path: `/exec/${created.Id}/start`,
+      method: 'POST',
+      options: { Detach: false, Tty: false },
+      isStream: true,
+      allowEmpty: true,
+      hijack: true,
+      openStdin: true,
+      statusCodes: {
+        200: true,
+        204: true,
+        404: 'no such exec',
+        409: 'container stopped/paused',
+        500: 'container not running',
+      },
+    });
     const out = new PassThrough();
     const err = new PassThrough();
     out.on('data', (d: Buffer) => (stdout += d.toString()));
     err.on('data', (d: Buffer) => (stderr += d.toString()));
-    docker.modem.demuxStream(stream, out, err);
+    modem.demuxStream(stream, out, err);
     const ended = new Promise<boolean>((resolve) => {
       const timer = o.timeoutMs ? setTimeout(() => resolve(false), o.timeoutMs) : undefined;
       const done = () => {
@@ -160,11 +181,20 @@ export async function execViaApi(
       stream.destroy();
       return { stdout, stderr: `${stderr}timed out after ${o.timeoutMs} ms`, code: 124 };
     }
-    const info = await exec.inspect();
+    const info = await dial<{ ExitCode?: number }>(modem, {
+      path: `/exec/${created.Id}/json`,
+      method: 'GET',
+      statusCodes: { 200: true, 404: 'no such exec', 500: 'server error' },
+    });
     return { stdout, stderr, code: info.ExitCode ?? 1 };
   } catch (e) {
     return { stdout, stderr: `${stderr}${(e as Error).message}`, code: 125 };
   }
+}
+
+/** docker-modem's callback dial as a promise (the calls dockerode makes, without its BuildKit/gRPC dependencies). */
+function dial<T>(modem: Modem, opts: Modem.DialOptions): Promise<T> {
+  return new Promise<T>((resolve, reject) => modem.dial(opts, (err, data) => (err ? reject(err) : resolve(data as T))));
 }
 
 /**
@@ -177,16 +207,27 @@ export async function findComposeContainer(
   project: string,
   service: string,
 ): Promise<RecordedContainer | undefined> {
-  const docker = new Docker({ socketPath: socket });
-  const found = await docker.listContainers({
-    filters: {
-      label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`],
-      status: ['running'],
+  const modem = new Modem({ socketPath: socket });
+  const found = await dial<{ Names: string[] }[]>(modem, {
+    path: '/containers/json?',
+    method: 'GET',
+    options: {
+      filters: {
+        label: [`com.docker.compose.project=${project}`, `com.docker.compose.service=${service}`],
+        status: ['running'],
+      },
     },
+    statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
   });
   const name = found[0]?.Names[0]?.replace(/^\//, '');
   if (!name) return undefined;
-  const env = (await docker.getContainer(name).inspect()).Config.Env ?? [];
+  const inspected = await dial<{ Config?: { Env?: string[] } }>(modem, {
+    path: `/containers/${encodeURIComponent(name)}/json?`,
+    method: 'GET',
+    options: {},
+    statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+  });
+  const env = inspected.Config?.Env ?? [];
   const pgport = env.find((e) => e.startsWith('PGPORT='))?.slice('PGPORT='.length);
   return { engine: 'docker-api', socket, name, ...(pgport ? { port: Number(pgport) } : {}) };
 }
