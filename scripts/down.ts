@@ -13,9 +13,10 @@ import { isPortFree, readManifest, Stack } from './lib/services/index.js';
 await runScript(
   {
     summary: 'Stop the local stack (tracked processes or compose); --volumes also deletes its data.',
-    usage: 'make down [VOLUMES=1] [YES=1]',
-    options: { volumes: { type: 'boolean' }, 'run-dir': { type: 'string' } },
+    usage: 'make down [SERVICE=api[,redis…]] [VOLUMES=1] [YES=1]',
+    options: { volumes: { type: 'boolean' }, service: { type: 'string' }, 'run-dir': { type: 'string' } },
     optionsHelp: [
+      '      --service=S    stop only these services (names like api-2, or kinds: api = every replica); make up starts them again',
       '      --volumes      also delete the data (databases, metrics, logs) — asks first unless --yes',
       '      --run-dir DIR  run directory of the native stack (default .run/, or MYTV_RUN_DIR)',
     ].join('\n'),
@@ -24,6 +25,14 @@ await runScript(
     const runDir = runDirFrom(values);
     const volumes = Boolean(values.volumes);
     const state = readState(runDir);
+    const only = ((values.service as string | undefined) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (only.length > 0 && volumes)
+      throw new UserError('--volumes deletes the whole stack’s data: it cannot be combined with --service', {
+        hint: 'make down SERVICE=… (data kept), or make down VOLUMES=1 for everything',
+      });
 
     if (state?.mode === 'docker') {
       const engine = await engineStatus();
@@ -37,6 +46,11 @@ await runScript(
       }
       if (volumes) await confirm('Delete the compose volumes (database, metrics) of the local stack?');
       const compose = new Compose(exec, await composeCommand(), state.profile);
+      if (only.length > 0) {
+        await out.task(`docker compose stop ${only.join(' ')}`, () => compose.run(['stop', ...only]));
+        out.ok(`stopped ${only.join(', ')} (make up starts them again)`);
+        return;
+      }
       await out.task('docker compose down', () => compose.run(['down', ...(volumes ? ['--volumes'] : [])]));
       await exec.change(`remove ${path.join(runDir, 'state.json')}`, () =>
         rmSync(path.join(runDir, 'state.json'), { force: true }),
@@ -56,7 +70,10 @@ await runScript(
         `${name}: stale PID file (its process is gone, or the PID now belongs to another process) — removed, nothing signalled`,
       );
     }
-    const running = stack.status().filter((s) => s.state === 'running');
+    const selected = only.length > 0 ? stack.namesMatching(only) : undefined;
+    const running = stack
+      .status()
+      .filter((s) => s.state === 'running' && (selected === undefined || selected.includes(s.name)));
     out.heading(`Plan (run directory ${runDir}):`);
     if (running.length === 0) out.line('  nothing is running');
     else out.table(running.map((s) => ({ service: s.name, pid: s.pid, port: s.port, action: 'stop' })));
@@ -79,8 +96,9 @@ await runScript(
     }
     const stillListening: string[] = [];
     for (const s of stack.status()) {
+      if (!running.some((r) => r.name === s.name)) continue;
       if (s.state === 'running') stillListening.push(`${s.name} (pid ${s.pid})`);
-      else if (running.some((r) => r.name === s.name) && !(await isPortFree(s.port)))
+      else if (!(await isPortFree(s.port)))
         stillListening.push(`port ${s.port}`);
     }
     if (stillListening.length > 0) {
@@ -106,7 +124,8 @@ await runScript(
     }
     out.ok(
       `stopped ${running.length} service${running.length === 1 ? '' : 's'}` +
-        (volumes ? '; data deleted' : ' (data kept; VOLUMES=1 deletes it)'),
+        (selected ? ` (${running.map((s) => s.name).join(', ') || 'none was running'}; make up starts them again)` : '') +
+        (volumes ? '; data deleted' : selected ? '' : ' (data kept; VOLUMES=1 deletes it)'),
     );
   },
 );
