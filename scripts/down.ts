@@ -98,8 +98,7 @@ await runScript(
     for (const s of stack.status()) {
       if (!running.some((r) => r.name === s.name)) continue;
       if (s.state === 'running') stillListening.push(`${s.name} (pid ${s.pid})`);
-      else if (!(await isPortFree(s.port)))
-        stillListening.push(`port ${s.port}`);
+      else if (!(await isPortFree(s.port))) stillListening.push(`port ${s.port}`);
     }
     if (stillListening.length > 0) {
       throw new UserError(`still running after stop: ${stillListening.join(', ')}`, {
@@ -124,7 +123,9 @@ await runScript(
     }
     out.ok(
       `stopped ${running.length} service${running.length === 1 ? '' : 's'}` +
-        (selected ? ` (${running.map((s) => s.name).join(', ') || 'none was running'}; make up starts them again)` : '') +
+        (selected
+          ? ` (${running.map((s) => s.name).join(', ') || 'none was running'}; make up starts them again)`
+          : '') +
         (volumes ? '; data deleted' : selected ? '' : ' (data kept; VOLUMES=1 deletes it)'),
     );
   },

@@ -115,7 +115,8 @@ await runScript(
             ? [
                 {
                   what: 'API replicas',
-                  value: apis.length > 0 ? `${apis.join(', ')}: stopped first, started again once verified` : 'none running',
+                  value:
+                    apis.length > 0 ? `${apis.join(', ')}: stopped first, started again once verified` : 'none running',
                 },
               ]
             : []),
@@ -231,6 +232,7 @@ await runScript(
       // What is true at each point, for the one-line error when a step fails.
       let state = 'nothing was changed';
       let restartApis = false;
+      let pgStopped = false;
       try {
         if (apis.length > 0) {
           out.step(`stop the API replicas (${apis.join(', ')})`);
@@ -253,7 +255,8 @@ await runScript(
         out.step('stop the live PostgreSQL');
         await stack.stop('postgres');
         restartApis = false;
-        state = `nothing was restored; PostgreSQL is stopped (its data unchanged), the API replicas too: make up starts them`;
+        pgStopped = true;
+        state = `nothing was restored (the data directory is unchanged); the API replicas are stopped`;
         // pgBackRest's async archive-push of the stopped cluster may still push its last WAL and
         // holds the stanza's archive lock meanwhile: wait, so that WAL reaches the repository.
         out.step('wait for the archive-push of the stopped cluster to finish');
@@ -265,19 +268,23 @@ await runScript(
         });
         if (!free)
           throw new UserError(
-            `pgBackRest's archive lock of ${db.stanza} is still held (pid ${holders.join(', ')}) after ${ARCHIVE_LOCK_WAIT_MS / 1000}s; ${state}`,
+            `pgBackRest's archive lock of ${db.stanza} is still held (pid ${holders.join(', ')}) after ${ARCHIVE_LOCK_WAIT_MS / 1000}s`,
             { hint: `see ${path.join(path.dirname(lockDir), 'log')}; when that process has ended, run this again` },
           );
 
         out.step('pgbackrest restore --delta over its data directory (archiving preserved: it stays the primary)');
-        state = `PostgreSQL is stopped and its data directory ${host.paths.dataDir} may be partly restored; the API replicas are stopped`;
+        state = `the data directory ${host.paths.dataDir} may be partly restored (run this again: --delta resumes); the API replicas are stopped`;
         const args = pgbackrestRestoreArgs(target, base, host.paths.dataDir, false);
-        await must(host, pgbackrestArgv(host, db.stanza, 'restore', ['--delta', ...args]), 'pgbackrest restore --delta');
-        state = `the data directory is restored (${what}) but PostgreSQL is not running; the API replicas are stopped`;
+        await must(
+          host,
+          pgbackrestArgv(host, db.stanza, 'restore', ['--delta', ...args]),
+          'pgbackrest restore --delta',
+        );
+        state = `the data directory is restored (${what}); the API replicas are stopped`;
 
         out.step('start it again and wait for recovery to end (promoted on a new timeline)');
         const pg = (await stack.start('postgres')) as PostgresInfo;
-        state = `the live ${env.name} database is restored (${what}) and PostgreSQL runs on port ${pg.port}; the API replicas are stopped`;
+        state = `the live ${env.name} database is restored (${what}), not verified; the API replicas are stopped`;
 
         out.step('verify against the backup’s record');
         const verdict = record
@@ -293,8 +300,10 @@ await runScript(
             `the restored database does not match the backup's record: ${[
               ...verdict.missing.map((t) => `table ${t} missing`),
               ...(strict ? verdict.differs.map((t) => `${t} differs`) : []),
-            ].join(', ')} (${state}: left stopped)`,
-            { hint: 'try an earlier backup with --set; the API stays stopped until the database is right (make up starts it)' },
+            ].join(', ')}`,
+            {
+              hint: 'try an earlier backup with --set; the API stays stopped until the database is right (make up starts it)',
+            },
           );
         if (verdict.differs.length > 0)
           out.line(`note: ${verdict.differs.join(', ')} changed after the backup (expected for a later target)`);
@@ -319,9 +328,21 @@ await runScript(
         );
       } catch (err) {
         if (restartApis)
-          for (const name of apis) await stack.start(name).catch(() => (state += ` (starting ${name} failed: make up)`));
-        if (err instanceof UserError) throw err;
-        throw new UserError(`restore --in-place failed: ${(err as Error).message.split('\n')[0]}; ${state}`, {
+          for (const name of apis)
+            await stack.start(name).catch(() => (state += ` (starting ${name} failed: make up)`));
+        if (pgStopped) {
+          const runs = Stack.restore({ runDir, readOnly: true })
+            .status()
+            .some((s) => s.name === 'postgres' && s.state === 'running');
+          state += runs ? `; PostgreSQL runs on port ${host.paths.port}` : '; PostgreSQL is stopped';
+        }
+        // One line: a failed start's message carries log lines (its hint names the log).
+        const message = (err as Error).message.replace(/:?\s*\n[\s\S]*$/, '');
+        if (err instanceof UserError) {
+          if (!pgStopped) throw err;
+          throw new UserError(`${message}; ${state}`, { hint: err.hint, cause: err });
+        }
+        throw new UserError(`restore --in-place failed: ${message}; ${state}`, {
           hint: `see ${path.join(runDir, 'logs')} and ${path.join(path.dirname(host.paths.pgbackrestConfig), 'log')}; make up starts what is stopped`,
         });
       } finally {

@@ -86,7 +86,12 @@ export async function clientSessions(host: DbHost, database: string): Promise<Cl
         AND application_name <> ${lit(MONITORING_APPLICATION_NAME)} AND application_name NOT LIKE 'pgbackrest%'
       GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2`,
   );
-  return rows.map(([usename, applicationName, client, n]) => ({ usename, applicationName, client, sessions: Number(n) }));
+  return rows.map(([usename, applicationName, client, n]) => ({
+    usename,
+    applicationName,
+    client,
+    sessions: Number(n),
+  }));
 }
 
 /** "mytv-api as postgres from 127.0.0.1 (4)" for each group, comma-separated. */

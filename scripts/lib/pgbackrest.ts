@@ -57,7 +57,10 @@ export function archiveLockHolders(lockDir: string, stanza: string): number[] {
   const holders: number[] = [];
   // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF" (waiters have "->" after the number).
   for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
-    const f = line.trim().split(/\s+/).filter((x) => x !== '->');
+    const f = line
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== '->');
     if (f[1] !== 'FLOCK' || Number(f[5]?.split(':')[2]) !== ino) continue;
     holders.push(Number(f[4]));
   }

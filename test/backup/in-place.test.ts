@@ -27,7 +27,9 @@ describe('restore --in-place on the running local stack (API and exporter connec
   const script = (name: string, args: string[]): Promise<ScriptResult> => run(name, ['--env=local', ...args]);
   /** Sessions on mytv by application_name. */
   const sessions = async (app: string): Promise<number> =>
-    Number(await sql(pg, `SELECT count(*) FROM pg_stat_activity WHERE datname = 'mytv' AND application_name = '${app}'`));
+    Number(
+      await sql(pg, `SELECT count(*) FROM pg_stat_activity WHERE datname = 'mytv' AND application_name = '${app}'`),
+    );
   /** State of one service as a fresh process sees the run directory (what make status shows). */
   const service = (name: string): { state: string; pid?: number } =>
     Stack.restore({ runDir, readOnly: true })

@@ -178,7 +178,9 @@ describe('backup: pgBackRest on the local stack (POSIX repository, encrypted)', 
       }
       const busy = await script('restore', ['--in-place', '--yes']);
       expect(busy.code).to.equal(1);
-      expect(busy.stderr).to.match(/clients other than the local stack's API are connected to mytv: psql as postgres from 127\.0\.0\.1 \(1\)/);
+      expect(busy.stderr).to.match(
+        /clients other than the local stack's API are connected to mytv: psql as postgres from 127\.0\.0\.1 \(1\)/,
+      );
       expect(await sql(pg, 'SELECT count(*) FROM pitr')).to.equal('9');
     } finally {
       await sql(pg, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(900)%'`);
