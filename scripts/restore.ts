@@ -210,11 +210,19 @@ await runScript(
       const others = (await clientSessions(host, db.name)).filter(
         (s) => !(apis.length > 0 && s.applicationName === API_APPLICATION_NAME),
       );
+      // A postgres-exporter started before it set application_name connects without one.
+      const oldExporter =
+        others.some((s) => s.applicationName === '(no application_name)') &&
+        stack.status().some((s) => s.kind === 'postgres-exporter' && s.state === 'running');
       if (others.length > 0)
         throw new UserError(
           `clients other than the local stack's API are connected to ${db.name}: ${describeSessions(others)}; refusing to restore over them`,
           {
-            hint: `stop them (the API replicas of this stack are stopped and started again by the restore itself; make down SERVICE=api stops only them), then run this again`,
+            hint:
+              'stop them (the API replicas of this stack are stopped and started again by the restore itself; make down SERVICE=api stops only them), then run this again' +
+              (oldExporter
+                ? '; a postgres-exporter started by an older make up connects without application_name: make down SERVICE=postgres-exporter && make up restarts it with one'
+                : ''),
           },
         );
       return apis;
