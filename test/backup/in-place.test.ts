@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { runMigrations } from '../../app/src/db/migrator.js';
 import { seedDatabase } from '../../app/src/db/seed.js';
 import { buildAppIfStaleSync } from '../../scripts/lib/app-build.js';
+import { archiveLockHolders } from '../../scripts/lib/pgbackrest.js';
 import { Stack, type PostgresInfo } from '../../scripts/lib/services/index.js';
 import { runOnce } from '../../scripts/lib/services/process.js';
 import { waitFor } from '../../scripts/lib/wait.js';
@@ -24,6 +25,7 @@ describe('restore --in-place on the running local stack (API and exporter connec
   let apiUrl: string;
   let exporterUrl: string;
   let run: ReturnType<typeof runner>;
+  let fullLabel: string;
   const script = (name: string, args: string[]): Promise<ScriptResult> => run(name, ['--env=local', ...args]);
   /** Sessions on mytv by application_name. */
   const sessions = async (app: string): Promise<number> =>
@@ -74,6 +76,7 @@ describe('restore --in-place on the running local stack (API and exporter connec
     run = runner({ MYTV_ENVIRONMENTS_DIR: envDir, MYTV_RUN_DIR: runDir });
     const full = await script('backup', ['--type=full']);
     expect(full.code, full.stderr).to.equal(0);
+    fullLabel = /backup (\d{8}-\d{6}F) of local done/.exec(full.stdout)![1];
   });
 
   after(async function () {
@@ -146,6 +149,31 @@ describe('restore --in-place on the running local stack (API and exporter connec
     await waitArchived(pg);
     const after = await script('backup', ['--type=incr']);
     expect(after.code, after.stderr).to.equal(0);
+  });
+
+  it("restores a backup (strict check) while pgBackRest's archive lock is held, once it is released", async () => {
+    // Stands in for the async archive-push of the stopped cluster, and of the restored one after
+    // its promotion: the holder of the stanza's archive lock ([050] before the fix).
+    const lockDir = path.join(runDir, 'pgbackrest', 'lock');
+    const holder = runOnce(
+      'runuser',
+      ['-u', 'postgres', '--', 'flock', path.join(lockDir, 'mytv-archive.lock'), 'sleep', '8'],
+      {
+        timeoutMs: 60_000,
+      },
+    ).catch(() => undefined);
+    try {
+      expect(await waitFor(() => archiveLockHolders(lockDir, 'mytv').length > 0, { timeoutMs: 30_000 })).to.equal(true);
+      const r = await script('restore', ['--in-place', '--yes', `--set=${fullLabel}`]);
+      expect(r.code, r.stderr + r.stdout).to.equal(0);
+      expect(r.stdout).to.match(/programmes\s.*match/);
+    } finally {
+      await holder;
+    }
+    // The backup's consistent point: the table created after it is gone; the API is back.
+    expect(await sql(pg, "SELECT count(*) FROM pg_tables WHERE tablename = 'marks'")).to.equal('0');
+    expect(service('api-1').state).to.equal('running');
+    expect((await fetch(`${apiUrl}/health/ready`)).status).to.equal(200);
   });
 
   it('make down SERVICE=api stops only the API replicas; an unknown service is named', async () => {
