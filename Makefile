@@ -132,7 +132,7 @@ backup-status: $(NPM_STAMP) ## Backups, newest backup age, WAL archive age, repo
 
 .PHONY: restore
 restore: $(NPM_STAMP) ## Point-in-time restore into a NEW scratch instance, verified [TARGET_TIME=…|latest]
-	@$(call SCRIPT,restore) $(if $(TARGET_TIME),--target-time=$(TARGET_TIME))
+	@$(call SCRIPT,restore) $(if $(TARGET_TIME),'--target-time=$(TARGET_TIME)')
 
 .PHONY: dr-drill
 dr-drill: $(NPM_STAMP) ## DR drill: markers, loss of the primary, restore, API up; RPO/RTO report and metrics

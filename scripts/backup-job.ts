@@ -15,7 +15,7 @@
 //              on timeout the Job keeps running in the cluster and the message says how to follow it
 import { intOption } from './lib/cli.js';
 import { loadEnvironment } from './lib/environments.js';
-import { UserError } from './lib/errors.js';
+import { UsageError, UserError } from './lib/errors.js';
 import { BACKUP_JOB_LABEL, backupJobs } from './lib/generated/backup-jobs.js';
 import { jobState, runJobName, type JobState } from './lib/kube/backup-cronjobs.js';
 import { Kubectl } from './lib/kube/rotation.js';
@@ -61,17 +61,20 @@ await runScript(
       });
     const jobs = backupJobs(env);
     const name = values.job as string | undefined;
+    const names = jobs.map((j) => j.name).join('|') || '…';
     if (!name)
-      throw new UserError('no job named', {
-        hint: `JOB=${jobs.map((j) => j.name).join('|') || '…'} (database.schedule of ${env.name})`,
-      });
+      throw new UsageError(
+        `which job? JOB=… is required`,
+        `make backup-job ENV=${env.name} JOB=${names} (database.schedule of ${env.name})`,
+      );
     const job = jobs.find((j) => j.name === name);
     if (!job)
-      throw new UserError(`${env.name} schedules no job '${name}'`, {
-        hint: jobs.length
+      throw new UsageError(
+        `${env.name} schedules no job '${name}'`,
+        jobs.length
           ? `one of: ${jobs.map((j) => j.name).join(', ')} (database.schedule in environments/${env.name}.yaml)`
           : `environments/${env.name}.yaml has no database.schedule (kind ssh) and so no CronJob`,
-      });
+      );
     const kubectl = new Kubectl(exec, env);
     await guardContext(kubectl, env);
     out.step(`find the CronJob of ${name} in ${kubectl.namespace}`);

@@ -8,7 +8,11 @@ import { Compose, composeCommand, engineStatus } from './lib/docker.js';
 import { UserError } from './lib/errors.js';
 import { readState, runDirFrom } from './lib/local-stack/state.js';
 import { runScript } from './lib/main.js';
+import { runningScratchInstances, stopScratchInstance } from './lib/local-stack/scratch.js';
 import { isPortFree, readManifest, Stack } from './lib/services/index.js';
+
+/** What --volumes deletes, as the plan says it. */
+const DATA_DELETED = 'databases, backups and dumps (pgbackrest/, backups/), metrics, logs';
 
 await runScript(
   {
@@ -17,7 +21,7 @@ await runScript(
     options: { volumes: { type: 'boolean' }, service: { type: 'string' }, 'run-dir': { type: 'string' } },
     optionsHelp: [
       '      --service=S    stop only these services (names like api-2, or kinds: api = every replica); make up starts them again',
-      '      --volumes      also delete the data (databases, metrics, logs) — asks first unless --yes',
+      '      --volumes      also delete the data (databases, backups and dumps, metrics, logs) — asks first unless --yes',
       '      --run-dir DIR  run directory of the native stack (default .run/, or MYTV_RUN_DIR)',
     ].join('\n'),
   },
@@ -44,7 +48,7 @@ await runScript(
           },
         );
       }
-      if (volumes) await confirm('Delete the compose volumes (database, metrics) of the local stack?');
+      if (volumes) await confirm('Delete the compose volumes (database, backups, metrics) of the local stack?');
       const compose = new Compose(exec, await composeCommand(), state.profile);
       if (only.length > 0) {
         await out.task(`docker compose stop ${only.join(' ')}`, () => compose.run(['stop', ...only]));
@@ -74,15 +78,34 @@ await runScript(
     const running = stack
       .status()
       .filter((s) => s.state === 'running' && (selected === undefined || selected.includes(s.name)));
+    // make restore's scratch instances and a drill's: started beside the stack, stopped with it
+    // (not by make down SERVICE=…).
+    const scratch = selected ? [] : runningScratchInstances(runDir);
     out.heading(`Plan (run directory ${runDir}):`);
-    if (running.length === 0) out.line('  nothing is running');
-    else out.table(running.map((s) => ({ service: s.name, pid: s.pid, port: s.port, action: 'stop' })));
-    if (volumes) out.line(`  delete the data: ${runDir} (databases, metrics, logs)`);
+    if (running.length + scratch.length === 0) out.line('  nothing is running');
+    else
+      out.table(
+        [
+          ...running.map((s) => ({ service: s.name, pid: s.pid, port: s.port })),
+          ...scratch.map((i) => ({
+            service: `scratch PostgreSQL ${path.relative(runDir, i.dataDir)}`,
+            pid: i.pid,
+            port: i.port,
+          })),
+        ].map((row) => ({ ...row, action: 'stop' })),
+      );
+    if (volumes) out.line(`  delete the data: ${runDir} (${DATA_DELETED})`);
     if (flags.dryRun) {
       out.line('dry run: nothing stopped');
       return;
     }
-    if (volumes) await confirm(`Delete the local stack's data in ${runDir}?`);
+    if (volumes) await confirm(`Delete the local stack's data in ${runDir}, its backups included?`);
+
+    const scratchLeft: string[] = [];
+    for (const inst of scratch) {
+      const problem = await exec.change(`pg_ctl stop ${inst.dataDir}`, () => stopScratchInstance(inst));
+      if (problem) scratchLeft.push(`scratch PostgreSQL ${inst.dataDir} (pid ${inst.pid}: ${problem})`);
+    }
 
     if (running.length > 0) {
       await out.task(`stop ${running.length} services`, async (update) => {
@@ -94,7 +117,7 @@ await runScript(
         );
       });
     }
-    const stillListening: string[] = [];
+    const stillListening: string[] = [...scratchLeft];
     for (const s of stack.status()) {
       if (!running.some((r) => r.name === s.name)) continue;
       if (s.state === 'running') stillListening.push(`${s.name} (pid ${s.pid})`);
@@ -107,12 +130,17 @@ await runScript(
     }
     if (volumes) {
       // Only what the stack wrote: its service directories, logs, PID files and records.
+      // pgbackrest/ (repository, dumps, scratch instances), backups/ and metrics/ go too: the
+      // repository's stanza belongs to the deleted cluster, and a new one could not archive into it.
       const known = [
         'logs',
         'pids',
         'stack.json',
         'state.json',
         'api-jwt-secret',
+        'pgbackrest',
+        'backups',
+        'metrics',
         ...readManifest(runDir).map((m) => m.name),
       ];
       for (const entry of readdirSync(runDir)) {
@@ -126,6 +154,7 @@ await runScript(
         (selected
           ? ` (${running.map((s) => s.name).join(', ') || 'none was running'}; make up starts them again)`
           : '') +
+        (scratch.length ? ` and ${scratch.length} scratch PostgreSQL instance(s)` : '') +
         (volumes ? '; data deleted' : selected ? '' : ' (data kept; VOLUMES=1 deletes it)'),
     );
   },

@@ -187,10 +187,17 @@ await runScript(
               ? ` (inside ${host.label}: its loopback; same users and passwords as the source)`
               : ' (same users and passwords as the source)'),
       );
-      const where = { local: '', ssh: 'on the host, as postgres: ', container: `in ${host.label}, as postgres: ` }[
-        host.kind
-      ];
-      out.line(`drop it when done: ${where}pg_ctl -D ${inst.dataDir} -m fast stop && rm -rf ${inst.dir}`);
+      // pg_ctl refuses to run as root: as root here, the command runs it as postgres.
+      const asPostgres = process.getuid?.() === 0 ? 'runuser -u postgres -- ' : '';
+      const where = {
+        local: asPostgres,
+        ssh: 'on the host, as postgres: ',
+        container: `in ${host.label}, as postgres: `,
+      }[host.kind];
+      out.line(
+        `drop it when done: ${where}pg_ctl -D ${inst.dataDir} -m fast stop && rm -rf ${inst.dir}` +
+          (host.kind === 'local' ? ' (make down stops it too, with the stack)' : ''),
+      );
     }
 
     /**

@@ -230,7 +230,7 @@ export async function connectDbHost(env: Environment, o: { runDir: string }): Pr
     throw new UserError(`environment ${env.name}: database.kind is ssh but database.ssh is missing`, {
       hint: `add database.ssh (host, user, keyFile, knownHostsFile) to ${path.basename(env.file)}`,
     });
-  const ssh = await SshClient.connect(db.ssh);
+  const ssh = await SshClient.connect(db.ssh, { configKey: 'database.ssh' });
   const h = db.host;
   return new SshDbHost(ssh, h.runAs, {
     dataDir: h.dataDir,

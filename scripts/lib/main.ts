@@ -48,6 +48,12 @@ export async function runScript(
   body: (ctx: ScriptContext) => Promise<void>,
   argv: string[] = process.argv.slice(2),
 ): Promise<void> {
+  // A reader that stopped early (`make status | head -2`) is not an error of the script: stop
+  // writing, keep the exit code the work gives (EPIPE from a closed pipe, as a shell pipeline does).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.stdout.write = () => true;
+  });
   try {
     const parsed = parseCli(argv, def.options ?? {}, { allowPositionals: def.allowPositionals });
     if (parsed.help) {

@@ -141,13 +141,17 @@ export class SshClient {
     this.label = `${target.user}@${target.host}:${target.port}`;
   }
 
-  /** Checks key and known_hosts files, connects, verifies the host key; errors name the fix. */
-  static async connect(target: SshTarget, o: { timeoutMs?: number } = {}): Promise<SshClient> {
+  /**
+   * Checks key and known_hosts files, connects, verifies the host key; errors name the fix.
+   * `o.configKey` is where the environment file describes this target (hints name it; default nginx.ssh).
+   */
+  static async connect(target: SshTarget, o: { timeoutMs?: number; configKey?: string } = {}): Promise<SshClient> {
+    const configKey = o.configKey ?? 'nginx.ssh';
     const keyFile = expandHome(target.keyFile);
     const knownHostsFile = expandHome(target.knownHostsFile);
     if (!existsSync(keyFile))
       throw new UserError(`SSH key ${keyFile} does not exist`, {
-        hint: 'set nginx.ssh.keyFile for this environment (or the *_SSH_KEY variable it names)',
+        hint: `set ${configKey}.keyFile for this environment (or the *_SSH_KEY variable it names)`,
       });
     if (!existsSync(knownHostsFile))
       throw new UserError(`known_hosts file ${knownHostsFile} does not exist`, {
@@ -192,7 +196,7 @@ export class SshClient {
       throw new UserError(`could not connect to ${client.label}: ${maskSecrets(message)}`, {
         hint: /authentication/i.test(message)
           ? `the host refused key ${keyFile} for user ${target.user}`
-          : 'check the host, port and network (nginx.ssh in the environment file)',
+          : `check the host, port and network (${configKey} in the environment file)`,
         cause: err,
       });
     }

@@ -111,4 +111,22 @@ describe('app: migrations and seed data', function () {
     const slugs = (await query<{ slug: string }>('SELECT slug FROM channels ORDER BY slug')).map((r) => r.slug);
     expect(slugs).to.deep.equal(['kept-channel', 'seed-0001', 'seed-0002', 'seed-0003', 'seed-0004', 'seed-0005']);
   });
+  it('onlyIntoEmpty (make up) loads an empty database and never overwrites one that has channels', async function () {
+    await query('DELETE FROM channels');
+    const first = await seedDatabase(url(), {
+      channels: 3,
+      anchor: new Date('2030-06-01T10:00:00Z'),
+      onlyIntoEmpty: true,
+    });
+    expect(first.kept).to.equal(undefined);
+    expect(first.channels).to.equal(3);
+    await query(`UPDATE channels SET name = 'Edited by an operator' WHERE slug = 'seed-0002'`);
+    const again = await seedDatabase(url(), { channels: 5, onlyIntoEmpty: true });
+    expect(again.kept?.channels).to.equal(3);
+    // The last programme ends at or after the generated window's end.
+    expect(Date.parse(again.kept!.scheduleEnds!)).to.be.at.least(Date.parse(first.to));
+    const rows = await query<{ slug: string; name: string }>('SELECT slug, name FROM channels ORDER BY slug');
+    expect(rows.map((r) => r.slug)).to.deep.equal(['seed-0001', 'seed-0002', 'seed-0003']);
+    expect(rows[1].name).to.equal('Edited by an operator');
+  });
 });

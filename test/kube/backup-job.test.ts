@@ -95,7 +95,7 @@ describe('make backup-job (kubectl stand-in)', function () {
 
   it('refuses, changing nothing: a job the environment does not schedule, a CronJob not in the cluster, a wrong context, a local environment', async () => {
     const unknown = await world.run('backup-job', ['--env=prod', '--job=vacuum', '--yes'], PROD);
-    expect(unknown.code).to.equal(1);
+    expect(unknown.code, 'a usage error').to.equal(2);
     expect(unknown.stderr.split('\n')[0]).to.equal("error: prod schedules no job 'vacuum'");
     expect(unknown.stderr).to.include('one of: backup-full, backup-diff, backup-incr, backup-status, dr-drill, dump');
 
@@ -127,7 +127,12 @@ describe('make backup-job (kubectl stand-in)', function () {
       'error: environment dev does not deploy to Kubernetes: it has no backup CronJobs',
     );
 
-    for (const r of [unknown, missing, twice, context, local]) expect(changingCalls(r.calls)).to.deep.equal([]);
+    const none = await world.run('backup-job', ['--env=prod', '--yes'], PROD);
+    expect(none.code, 'a usage error').to.equal(2);
+    expect(none.stderr.split('\n')[0]).to.equal('error: which job? JOB=… is required');
+    expect(none.stderr).to.include('JOB=backup-full|backup-diff|backup-incr|backup-status|dr-drill|dump');
+
+    for (const r of [unknown, missing, twice, context, local, none]) expect(changingCalls(r.calls)).to.deep.equal([]);
   });
 
   it('reads a Job’s conditions as the API reports them, and names runs within 63 characters', () => {

@@ -14,7 +14,8 @@ import {
   type RedisInfo,
   trackedProcesses,
 } from '../../scripts/lib/services/index.js';
-import { processStartTime, stopProcess, runOnce } from '../../scripts/lib/services/process.js';
+import { lookupUser, processStartTime, stopProcess, runOnce } from '../../scripts/lib/services/process.js';
+import { unsearchableAncestor } from '../../scripts/lib/services/runner.js';
 import { requireTool } from '../../scripts/lib/tools.js';
 import { expectEvery } from '../support/assertions.js';
 
@@ -282,6 +283,34 @@ describe('service harness (real PostgreSQL 15 and Redis 7 on loopback)', functio
         .and.contain('config line 3: unknown directive');
     } finally {
       await stack.stopAll();
+    }
+  });
+  it('a run directory its unprivileged user cannot reach is refused naming the directory to open, before anything starts', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // only root hands PostgreSQL to the postgres user
+    const closed = mkdtempSync(path.join(os.tmpdir(), 'mytv-closed-')); // mode 0700, as mktemp -d makes it
+    const stack = new Stack({ runDir: path.join(closed, 'repo', '.run') });
+    try {
+      const err = await stack.start('postgres').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(UserError);
+      expect((err as UserError).message).to.match(
+        new RegExp(
+          `^postgres runs as postgres, who cannot reach \\S+: ${closed} is not searchable by other users \\(mode 0700\\)$`,
+        ),
+      );
+      expect((err as UserError).hint).to.equal(
+        `chmod o+x ${closed}, or put the run directory where postgres can reach it (MYTV_RUN_DIR=/var/tmp/mytv-run)`,
+      );
+      expect(stack.status().filter((x) => x.state === 'running')).to.deep.equal([]);
+      chmodSync(closed, 0o711);
+      expect(unsearchableAncestor(path.join(closed, 'repo', '.run', 'postgres'), lookupUser('postgres')!)).to.equal(
+        undefined,
+      );
+    } finally {
+      await stack.stopAll();
+      rmSync(closed, { recursive: true, force: true });
     }
   });
 });

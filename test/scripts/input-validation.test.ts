@@ -11,7 +11,7 @@ import { databaseUrlFrom, redactDatabaseUrl } from '../../scripts/lib/db-url.js'
 import { loadEnvironment } from '../../scripts/lib/environments.js';
 import { UserError } from '../../scripts/lib/errors.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
-import { parseKnownHosts, verifyHostKey } from '../../scripts/lib/ssh.js';
+import { parseKnownHosts, SshClient, verifyHostKey } from '../../scripts/lib/ssh.js';
 
 const appEnv = {
   REDIS_URL: 'redis://127.0.0.1:6379',
@@ -112,5 +112,23 @@ describe('scripts: input validation', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+  it('a missing SSH key names the environment file’s key it comes from (database.ssh for the backups, nginx.ssh by default)', async function () {
+    const target = {
+      host: '127.0.0.1',
+      port: 22,
+      user: 'deploy',
+      keyFile: '/nonexistent/id',
+      knownHostsFile: '/nonexistent/kh',
+    };
+    const hintOf = (p: Promise<unknown>) =>
+      p.then(
+        () => expect.fail('connected without a key'),
+        (err: UserError) => err.hint ?? '',
+      );
+    expect(await hintOf(SshClient.connect(target, { configKey: 'database.ssh' }))).to.match(
+      /^set database\.ssh\.keyFile /,
+    );
+    expect(await hintOf(SshClient.connect(target))).to.match(/^set nginx\.ssh\.keyFile /);
   });
 });

@@ -4,15 +4,27 @@
 // service's stale PID file is cleaned without touching the process that reused the PID, a port
 // conflict is refused naming the port and its owner, and `down` leaves no process and no port.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { signJwt } from '../../app/src/auth/jwt.js';
 import { fromRoot } from '../../scripts/lib/paths.js';
-import { isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
-import { isSameProcessAlive, processStartTime } from '../../scripts/lib/services/process.js';
+import { freePort, isPortFree, trackedProcesses } from '../../scripts/lib/services/index.js';
+import { isSameProcessAlive, lookupUser, processStartTime } from '../../scripts/lib/services/process.js';
+import { findTool } from '../../scripts/lib/tools.js';
+import { runningScratchInstances, stopScratchInstance } from '../../scripts/lib/local-stack/scratch.js';
 import { waitFor } from '../../scripts/lib/wait.js';
 import { environmentsWith, freeLocalPorts } from '../support/local-stack-env.js';
 import { runEntryScript, type ScriptResult } from '../support/run-script.js';
@@ -48,6 +60,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
   after(async function () {
     this.timeout(60_000);
     await script('down').catch(() => undefined);
+    for (const inst of runningScratchInstances(runDir)) stopScratchInstance(inst);
     // Whatever down left behind, in every run directory this file used; one failure stops nothing.
     for (const dir of [runDir, path.join(tmp, 'run-conflict')]) {
       for (const t of trackedProcesses(dir)) {
@@ -232,11 +245,45 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     expect(m.stderr).to.match(/^error: unknown mode 'podman'/);
   });
 
-  it('down stops everything: no tracked process alive, no port of the stack listening', async () => {
+  it('down stops everything: no tracked process alive, no port of the stack listening, a restore’s scratch instance too', async () => {
     const tracked = trackedProcesses(runDir).map((t) => t.record!);
+    // A scratch instance as make restore leaves one for the operator, under <run dir>/pgbackrest/restore.
+    const scratch = path.join(runDir, 'pgbackrest', 'restore', 'restore-test', 'data');
+    const scratchPort = await freePort();
+    const asPostgres = {
+      uid: lookupUser('postgres')!.uid,
+      gid: lookupUser('postgres')!.gid,
+      cwd: '/',
+      encoding: 'utf8' as const,
+    };
+    mkdirSync(path.dirname(scratch), { recursive: true });
+    chownSync(path.dirname(scratch), asPostgres.uid, asPostgres.gid);
+    const initdb = spawnSync(findTool('initdb')!, ['-D', scratch, '-A', 'trust', '-U', 'postgres'], asPostgres);
+    expect(initdb.status, initdb.stderr).to.equal(0);
+    const started = spawnSync(
+      findTool('pg_ctl')!,
+      [
+        '-D',
+        scratch,
+        '-l',
+        `${scratch}.log`,
+        '-w',
+        '-o',
+        `-p ${scratchPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${path.dirname(scratch)}`,
+        'start',
+      ],
+      asPostgres,
+    );
+    expect(started.status, started.stderr).to.equal(0);
+    const scratchPid = Number(readFileSync(path.join(scratch, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
     const r = await script('down');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/stopped 13 services/);
+    expect(r.stdout).to.match(/scratch PostgreSQL pgbackrest\/restore\/restore-test\/data/);
+    expect(r.stdout).to.match(/stopped 13 services and 1 scratch PostgreSQL instance/);
+    expect(() => process.kill(scratchPid, 0), 'the scratch instance is stopped').to.throw();
+    expect(await isPortFree(scratchPort), 'scratch port').to.equal(true);
+    expect(existsSync(scratch), 'its data is kept without --volumes').to.equal(true);
     for (const rec of tracked) expect(isSameProcessAlive(rec), rec.name).to.equal(false);
     expect(trackedProcesses(runDir)).to.deep.equal([]);
     for (const [k, p] of Object.entries(ports)) {
@@ -248,5 +295,22 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     const again = await script('status', ['--json']);
     const rows = (JSON.parse(again.stdout) as { services: { state: string }[] }).services;
     expectEvery(rows, (s) => s.state === 'stopped', 'services after down');
+  });
+  it('down --volumes deletes the database with its backups, and up then starts afresh and archives again', async function () {
+    this.timeout(240_000);
+    const up = await script('up', ['--mode', 'native']);
+    expect(up.code, up.stderr).to.equal(0);
+    const backup = await script('backup', ['--type', 'full']);
+    expect(backup.code, backup.stderr).to.equal(0);
+    const down = await script('down', ['--volumes', '--yes']);
+    expect(down.code, down.stderr).to.equal(0);
+    expect(down.stdout).to.include('backups and dumps (pgbackrest/, backups/)');
+    for (const gone of ['postgres', 'pgbackrest', 'backups', 'metrics'])
+      expect(existsSync(path.join(runDir, gone)), `${gone} deleted`).to.equal(false);
+    // A stanza left from the deleted cluster made this up fail (pgBackRest [028]).
+    const again = await script('up', ['--mode', 'native']);
+    expect(again.code, again.stderr).to.equal(0);
+    const second = await script('backup', ['--type', 'full']);
+    expect(second.code, second.stderr).to.equal(0);
   });
 });

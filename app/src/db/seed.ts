@@ -16,6 +16,11 @@ export interface SeedOptions {
   anchor?: Date;
   hoursBefore?: number;
   hoursAfter?: number;
+  /**
+   * Load only into a database without any channel (what `make up` asks: it never overwrites data
+   * an operator changed or restored). When channels exist nothing is written and `kept` says so.
+   */
+  onlyIntoEmpty?: boolean;
 }
 
 export interface SeedResult {
@@ -23,6 +28,8 @@ export interface SeedResult {
   programmes: number;
   from: string;
   to: string;
+  /** With onlyIntoEmpty on a database that has channels: how many, and where their schedule ends (ISO-8601, absent when none). */
+  kept?: { channels: number; scheduleEnds?: string };
 }
 
 const CATEGORIES = ['news', 'sport', 'movies', 'kids', 'music', 'documentary', 'entertainment', 'lifestyle'];
@@ -108,6 +115,22 @@ export async function seedDatabase(databaseUrl: string, options: SeedOptions): P
   await client.connect();
   try {
     await client.query('BEGIN');
+    if (options.onlyIntoEmpty) {
+      const present = await client.query<{ n: number; ends: Date | null }>(
+        'SELECT (SELECT count(*)::int FROM channels) AS n, (SELECT max(ends_at) FROM programmes) AS ends',
+      );
+      const { n, ends } = present.rows[0];
+      if (n > 0) {
+        await client.query('ROLLBACK');
+        return {
+          channels: 0,
+          programmes: 0,
+          from: data.from.toISOString(),
+          to: data.to.toISOString(),
+          kept: { channels: n, ...(ends ? { scheduleEnds: ends.toISOString() } : {}) },
+        };
+      }
+    }
     await client.query(`DELETE FROM channels WHERE slug LIKE $1`, [`${SEED_SLUG_PREFIX}%`]);
     const c = data.channels;
     await client.query(

@@ -108,18 +108,19 @@ export class ComposeMode implements LocalStackMode {
       await ensureStanza(host, databaseConfig(this.env).stanza);
       update(`stanza ${databaseConfig(this.env).stanza} in ${host.label}`);
     });
-    await out.task('migrate and seed the database', async (update) => {
+    const note = await out.task('migrate and seed the database', async (update) => {
       if (this.profile === 'prod') {
         // prod publishes no database port: migrate from inside, as the deploy job does; no seed data.
         await this.compose.run(['exec', '-T', 'api-1', 'node', 'dist/migrate.js']);
         update('migrated (prod profile: not seeded)');
-        return;
+        return undefined;
       }
       const pw = this.secrets.POSTGRES_PASSWORD ?? '';
       const url = `postgres://mytv:${encodeURIComponent(pw)}@127.0.0.1:${this.ports.postgres}/mytv`;
       registerSecret(url);
-      await migrateAndSeed(url, update);
+      return migrateAndSeed(url, update);
     });
+    if (note) out.line(note);
   }
 
   async verify(): Promise<void> {

@@ -25,10 +25,26 @@ export interface LocalStackMode {
   report(): void;
 }
 
-/** Applies the pending migrations and loads the seed data; progress through `update`. */
-export async function migrateAndSeed(url: string, update: (detail: string) => void): Promise<void> {
+/**
+ * Applies the pending migrations and loads the seed data into a database without channels; a
+ * database that has some is kept as it is (data an operator changed or restored is never
+ * overwritten; `make seed` replaces the seed data set on purpose). Progress through `update`;
+ * returns a sentence worth showing after the task (data kept, schedule ended), or undefined.
+ */
+export async function migrateAndSeed(url: string, update: (detail: string) => void): Promise<string | undefined> {
   const migrated = await runMigrations(url, { log: () => undefined });
   update(`${migrated.applied.length} migrations applied, ${migrated.alreadyApplied} already there`);
-  const seeded = await seedDatabase(url, { channels: SEED_CHANNELS });
-  update(`${seeded.channels} channels, ${seeded.programmes} programmes`);
+  const seeded = await seedDatabase(url, { channels: SEED_CHANNELS, onlyIntoEmpty: true });
+  if (!seeded.kept) {
+    update(`${seeded.channels} channels, ${seeded.programmes} programmes`);
+    return undefined;
+  }
+  const ends = seeded.kept.scheduleEnds;
+  const ended = !ends || new Date(ends).getTime() < Date.now();
+  update(`${seeded.kept.channels} channels already there: kept`);
+  return `the database already had ${seeded.kept.channels} channels: kept as they are, not re-seeded${
+    ended
+      ? `; their schedule ${ends ? `ended ${ends}` : 'is empty'}, so now/next is empty: make seed replaces the seed data set`
+      : ''
+  }`;
 }

@@ -161,7 +161,8 @@ export class NativeMode implements LocalStackMode {
       if (group.some((s) => s.kind === 'postgres')) {
         const url = stack.info<{ url: string }>('postgres').url;
         registerSecret(url);
-        await out.task('migrate and seed the database', (update) => migrateAndSeed(url, update));
+        const note = await out.task('migrate and seed the database', (update) => migrateAndSeed(url, update));
+        if (note) out.line(note);
       }
     }
   }

@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig } from '../environments.js';
+import { UserError } from '../errors.js';
 import { archiveEnv, archiveSettings, localPgbackrestDirs, renderPgbackrestConfig } from '../pgbackrest.js';
 import { registerSecret } from '../secrets.js';
 import { requireTool } from '../tools.js';
-import { UserError } from '../errors.js';
 import { waitFor } from '../wait.js';
 import { runOnce } from './process.js';
 import type { ServiceContext, ServiceSpec } from './types.js';
@@ -218,7 +218,17 @@ export const postgresService: ServiceSpec<PostgresInfo> = {
             return true;
           } catch (err) {
             last = err;
-            if (!/\[050\]/.test(String((err as Error).message))) throw err;
+            const message = String((err as Error).message);
+            // [028] BackupMismatchError: the repository's stanza was made for another cluster (another
+            // system identifier), e.g. the data directory was deleted but not the repository.
+            if (/\[028\]/.test(message))
+              throw new UserError(
+                `the pgBackRest repository under ${pb.base} holds the backups of another PostgreSQL cluster than the one in ${dataDir(ctx)}`,
+                {
+                  hint: `keep them: move ${path.join(pb.base, 'repo')} aside (mv it to repo.old); start afresh: make down VOLUMES=1 (deletes the database and its backups); then make up again`,
+                },
+              );
+            if (!/\[050\]/.test(message)) throw err;
             return false;
           }
         },

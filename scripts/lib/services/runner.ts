@@ -12,6 +12,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
@@ -208,6 +209,14 @@ export class Stack {
         throw new UserError(`${name} cannot run as root and no unprivileged user exists`, {
           hint: 'create one: useradd --system postgres',
         });
+      const blocking = unsearchableAncestor(dir, runAs);
+      if (blocking)
+        throw new UserError(
+          `${name} runs as ${runAs.user}, who cannot reach ${dir}: ${blocking} is not searchable by other users (mode ${(statSync(blocking).mode & 0o777).toString(8).padStart(4, '0')})`,
+          {
+            hint: `chmod o+x ${blocking}, or put the run directory where ${runAs.user} can reach it (MYTV_RUN_DIR=/var/tmp/mytv-run)`,
+          },
+        );
       chownSync(dir, runAs.uid, runAs.gid);
     }
     const peers: ServiceContext['peers'] = {};
@@ -454,4 +463,28 @@ export async function startServices(names: string[], opts: StackOptions = {}): P
     await stack.stopAll().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The first directory above `dir` (from the root down) that `who` may not search: not owned by
+ * it and without the execute bit for others (group membership is not counted: services are
+ * spawned with the user's primary group only). Undefined when every one is searchable.
+ */
+export function unsearchableAncestor(dir: string, who: { uid: number; gid: number }): string | undefined {
+  const ancestors: string[] = [];
+  for (let d = path.dirname(path.resolve(dir)); ; d = path.dirname(d)) {
+    ancestors.unshift(d);
+    if (d === path.dirname(d)) break;
+  }
+  for (const d of ancestors) {
+    const st = statSync(d);
+    const searchable =
+      st.uid === who.uid
+        ? (st.mode & 0o100) !== 0
+        : st.gid === who.gid
+          ? (st.mode & 0o010) !== 0
+          : (st.mode & 0o001) !== 0;
+    if (!searchable) return d;
+  }
+  return undefined;
 }
