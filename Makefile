@@ -50,7 +50,7 @@ down: $(NPM_STAMP) ## Stop the local stack (SERVICE=api: only those); VOLUMES=1 
 	@$(call SCRIPT,down) $(if $(call truthy,$(VOLUMES)),--volumes) $(if $(SERVICE),--service=$(SERVICE))
 
 .PHONY: status
-status: $(NPM_STAMP) ## Each local service with state, PID or container, port and health (JSON=1)
+status: $(NPM_STAMP) ## Each local service with state, PID or container, port and health (JSON=1); exit 1 when one is not healthy
 	@$(call SCRIPT,status)
 
 .PHONY: logs-local

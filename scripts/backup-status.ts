@@ -151,7 +151,9 @@ await runScript(
               value:
                 archive.ageSeconds > 0
                   ? `${archive.pending} segment(s) waiting for ${formatAge(archive.ageSeconds)}`
-                  : `up to date (last ${archive.lastArchivedWal ?? 'none'}${archive.lastArchivedAt ? `, ${formatAge(now - archive.lastArchivedAt)} ago` : ''})`,
+                  : archive.lastArchivedWal
+                    ? `up to date (last ${archive.lastArchivedWal}${archive.lastArchivedAt ? `, ${formatAge(now - archive.lastArchivedAt)} ago` : ''})`
+                    : 'nothing waiting; no segment archived yet (the first is at most archive_timeout away)',
             },
             { what: 'repository size', value: `${formatBytes(repoSize)} (backups, WAL excluded)` },
           ],

@@ -87,10 +87,18 @@ await runScript(
       environment,
       stack,
     } = await requireRunningStack(o.runDir, ['nginx', 'postgres', 'redis']);
-    if (stack.status().filter((s) => s.kind === 'api' && s.state === 'running').length < 2)
-      throw new UserError('fewer than two API replicas run: a replica fault would take the API down', {
-        hint: 'api.replicas ≥ 2 in environments/<env>.yaml, then make up',
-      });
+    const replicas = stack.status().filter((s) => s.kind === 'api');
+    const runningReplicas = replicas.filter((s) => s.state === 'running').length;
+    if (runningReplicas < 2)
+      throw new UserError(
+        `${runningReplicas} of ${replicas.length} API replicas run: a replica fault would take the API down`,
+        {
+          hint:
+            replicas.length >= 2
+              ? 'start the stopped replicas: make up'
+              : `set api.replicas ≥ 2 in environments/${environment}.yaml, then make up`,
+        },
+      );
     warnAboveRateLimit(out, environment, o.rate);
 
     // --- plan

@@ -76,6 +76,9 @@ await runScript(
       );
     }
 
+    // A probe: exit 1 when a service of a recorded stack is not running and healthy.
+    const up = rows.filter((r) => r.health === 'healthy' || r.health === 'running').length;
+    if (up < rows.length) process.exitCode = 1;
     if (flags.json) {
       out.data({ mode: state?.mode ?? null, profile: state?.profile ?? null, runDir, services: rows });
       return;
@@ -93,7 +96,6 @@ await runScript(
       'health',
       ...(state?.mode === 'docker' ? [] : ['url']),
     ]);
-    const up = rows.filter((r) => r.health === 'healthy' || r.health === 'running').length;
-    out.line(`${up}/${rows.length} healthy`);
+    out.line(`${up}/${rows.length} healthy${up < rows.length ? ' (exit 1)' : ''}`);
   },
 );

@@ -4,7 +4,7 @@
 //   Redis loss: reads keep being answered; PostgreSQL loss: cached reads keep being answered,
 //   uncached ones get a fast 503 with Retry-After (never a 500, never a hang); everything recovers
 //   without a manual action. The stack is left as it was found (services restarted), also on failure.
-import { UserError } from './errors.js';
+import { UsageError, UserError } from './errors.js';
 import { readState } from './local-stack/state.js';
 import { ConstantRateLoad, isServed, readMix, summarize, type LoadSummary, type RequestRecord } from './load.js';
 import { LocalStackRoller } from './rotation.js';
@@ -197,8 +197,7 @@ export function selectScenarios(raw: string | undefined): Scenario[] {
   if (!raw) return SCENARIOS;
   return raw.split(',').map((name) => {
     const s = SCENARIOS.find((x) => x.name === name.trim());
-    if (!s)
-      throw new UserError(`unknown scenario '${name}'`, { hint: `the scenarios are ${SCENARIO_NAMES.join(', ')}` });
+    if (!s) throw new UsageError(`unknown scenario '${name}'`, `the scenarios are ${SCENARIO_NAMES.join(', ')}`);
     return s;
   });
 }

@@ -79,6 +79,10 @@ describe('make deploy-staging / deploy-prod / rollback-* (kubectl and helm stand
       const r = await world.run('deploy', ['--env=staging'], {});
       expect(r.code).to.equal(1);
       expect(r.stderr).to.match(/^error: the current kube context is not set but staging\.yaml names 'mytv-staging'/);
+      // The hint names the variable the environment file reads the context from.
+      expect(r.stderr).to.include(
+        'kubectl config use-context mytv-staging (or set STAGING_KUBE_CONTEXT to the context to use)',
+      );
       expect(changingCalls(r.calls)).to.deep.equal([]);
     });
 

@@ -72,7 +72,7 @@ describe('make chaos / make soak on a native stack', function () {
 
   it('refuses an unknown scenario, naming the known ones', async () => {
     const unknown = await script('chaos', ['--scenario=meteor']);
-    expect(unknown.code).to.equal(1);
+    expect(unknown.code, 'a usage error').to.equal(2);
     expect(unknown.stderr).to.contain("unknown scenario 'meteor'").and.contain('nginx-reload');
   });
 

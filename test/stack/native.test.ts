@@ -205,6 +205,7 @@ describe('local stack: native mode end to end (make up / status / logs-local / d
     bystanders.push(bystander);
     writeFileSync(file, JSON.stringify({ ...rec, pid: bystander.pid }));
     const status = await script('status', ['--json']);
+    expect(status.code, 'a probe: not every service is healthy').to.equal(1);
     const row = (JSON.parse(status.stdout) as { services: { service: string; state: string }[] }).services.find(
       (s) => s.service === 'redis-exporter',
     );

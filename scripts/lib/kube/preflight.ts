@@ -1,5 +1,6 @@
 // The checks of a deploy that need no cluster: render, Kubernetes schemas, policy, and the kube
 // context guard (reads the kubeconfig only). Shared by make deploy-* and make rollback-*.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Environment } from '../environments.js';
 import { UserError } from '../errors.js';
@@ -33,8 +34,17 @@ export async function guardContext(deployer: Pick<Deployer, 'currentContext'>, e
     throw new UserError(
       `the current kube context is ${current ? `'${current}'` : 'not set'} but ${path.basename(env.file)} names '${want}': refusing to touch the wrong cluster`,
       {
-        hint: `kubectl config use-context ${want} (or set deploy.kubeContext / its variable for ${env.name}); nothing was changed`,
+        hint: `kubectl config use-context ${want} (or set ${contextVariable(env) ?? `deploy.kubeContext in ${path.basename(env.file)}`} to the context to use); nothing was changed`,
       },
     );
   return want;
+}
+
+/** The variable deploy.kubeContext reads in the environment file (`${STAGING_KUBE_CONTEXT:-…}`), if any. */
+function contextVariable(env: Environment): string | undefined {
+  try {
+    return /^\s*kubeContext:\s*\$\{([A-Z][A-Z0-9_]*)/m.exec(readFileSync(env.file, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
 }

@@ -194,6 +194,8 @@ async function runLocal(ctx: ScriptContext, q: LogQuery, print: (e: LogEntry[]) 
     };
     const first = (await read()).filter((e) => matchesQuery(q, e)).slice(-q.limit);
     print(first);
+    if (!q.follow && first.length === 0 && q.output === 'pretty')
+      ctx.out.warn(`no entries for ${toLogQL(q)} in the compose logs`);
     // Follow: ask compose for what came since the last entry printed (its --follow cannot be filtered).
     let last = first.at(-1)?.time ?? q.to;
     const open = { ...q, to: Number.POSITIVE_INFINITY };
@@ -211,8 +213,13 @@ async function runLocal(ctx: ScriptContext, q: LogQuery, print: (e: LogEntry[]) 
     });
   }
   const sources = nativeSources(runDir, q.services);
-  print(queryLocal(q, sources));
-  if (!q.follow) return;
+  const found = queryLocal(q, sources);
+  print(found);
+  if (!q.follow) {
+    if (found.length === 0 && q.output === 'pretty')
+      ctx.out.warn(`no entries for ${toLogQL(q)} in the local logs of ${runDir}`);
+    return;
+  }
   const follower = new FileFollower(sources);
   const open = { ...q, to: Number.POSITIVE_INFINITY };
   for (;;) {
