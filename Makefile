@@ -46,8 +46,8 @@ up: setup ## Start the whole stack locally (Docker compose, or native processes 
 	@$(call SCRIPT,up) $(if $(PROFILE),--profile=$(PROFILE)) $(if $(MODE),--mode=$(MODE))
 
 .PHONY: down
-down: $(NPM_STAMP) ## Stop the local stack; VOLUMES=1 also deletes its data (asks first unless YES=1)
-	@$(call SCRIPT,down) $(if $(call truthy,$(VOLUMES)),--volumes)
+down: $(NPM_STAMP) ## Stop the local stack (SERVICE=api: only those); VOLUMES=1 also deletes its data (asks first unless YES=1)
+	@$(call SCRIPT,down) $(if $(call truthy,$(VOLUMES)),--volumes) $(if $(SERVICE),--service=$(SERVICE))
 
 .PHONY: status
 status: $(NPM_STAMP) ## Each local service with state, PID or container, port and health (JSON=1); exit 1 when one is not healthy

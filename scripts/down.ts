@@ -17,9 +17,10 @@ const DATA_DELETED = 'databases, backups and dumps (pgbackrest/, backups/), metr
 await runScript(
   {
     summary: 'Stop the local stack (tracked processes or compose); --volumes also deletes its data.',
-    usage: 'make down [VOLUMES=1] [YES=1]',
-    options: { volumes: { type: 'boolean' }, 'run-dir': { type: 'string' } },
+    usage: 'make down [SERVICE=api[,redis…]] [VOLUMES=1] [YES=1]',
+    options: { volumes: { type: 'boolean' }, service: { type: 'string' }, 'run-dir': { type: 'string' } },
     optionsHelp: [
+      '      --service=S    stop only these services (names like api-2, or kinds: api = every replica); make up starts them again',
       '      --volumes      also delete the data (databases, backups and dumps, metrics, logs) — asks first unless --yes',
       '      --run-dir DIR  run directory of the native stack (default .run/, or MYTV_RUN_DIR)',
     ].join('\n'),
@@ -28,6 +29,14 @@ await runScript(
     const runDir = runDirFrom(values);
     const volumes = Boolean(values.volumes);
     const state = readState(runDir);
+    const only = ((values.service as string | undefined) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (only.length > 0 && volumes)
+      throw new UserError('--volumes deletes the whole stack’s data: it cannot be combined with --service', {
+        hint: 'make down SERVICE=… (data kept), or make down VOLUMES=1 for everything',
+      });
 
     if (state?.mode === 'docker') {
       const engine = await engineStatus();
@@ -41,6 +50,11 @@ await runScript(
       }
       if (volumes) await confirm('Delete the compose volumes (database, backups, metrics) of the local stack?');
       const compose = new Compose(exec, await composeCommand(), state.profile);
+      if (only.length > 0) {
+        await out.task(`docker compose stop ${only.join(' ')}`, () => compose.run(['stop', ...only]));
+        out.ok(`stopped ${only.join(', ')} (make up starts them again)`);
+        return;
+      }
       await out.task('docker compose down', () => compose.run(['down', ...(volumes ? ['--volumes'] : [])]));
       await exec.change(`remove ${path.join(runDir, 'state.json')}`, () =>
         rmSync(path.join(runDir, 'state.json'), { force: true }),
@@ -60,9 +74,13 @@ await runScript(
         `${name}: stale PID file (its process is gone, or the PID now belongs to another process) — removed, nothing signalled`,
       );
     }
-    const running = stack.status().filter((s) => s.state === 'running');
-    // make restore's scratch instances and a drill's: started beside the stack, stopped with it.
-    const scratch = runningScratchInstances(runDir);
+    const selected = only.length > 0 ? stack.namesMatching(only) : undefined;
+    const running = stack
+      .status()
+      .filter((s) => s.state === 'running' && (selected === undefined || selected.includes(s.name)));
+    // make restore's scratch instances and a drill's: started beside the stack, stopped with it
+    // (not by make down SERVICE=…).
+    const scratch = selected ? [] : runningScratchInstances(runDir);
     out.heading(`Plan (run directory ${runDir}):`);
     if (running.length + scratch.length === 0) out.line('  nothing is running');
     else
@@ -101,9 +119,9 @@ await runScript(
     }
     const stillListening: string[] = [...scratchLeft];
     for (const s of stack.status()) {
+      if (!running.some((r) => r.name === s.name)) continue;
       if (s.state === 'running') stillListening.push(`${s.name} (pid ${s.pid})`);
-      else if (running.some((r) => r.name === s.name) && !(await isPortFree(s.port)))
-        stillListening.push(`port ${s.port}`);
+      else if (!(await isPortFree(s.port))) stillListening.push(`port ${s.port}`);
     }
     if (stillListening.length > 0) {
       throw new UserError(`still running after stop: ${stillListening.join(', ')}`, {
@@ -133,8 +151,11 @@ await runScript(
     }
     out.ok(
       `stopped ${running.length} service${running.length === 1 ? '' : 's'}` +
+        (selected
+          ? ` (${running.map((s) => s.name).join(', ') || 'none was running'}; make up starts them again)`
+          : '') +
         (scratch.length ? ` and ${scratch.length} scratch PostgreSQL instance(s)` : '') +
-        (volumes ? '; data deleted' : ' (data kept; VOLUMES=1 deletes it)'),
+        (volumes ? '; data deleted' : selected ? '' : ' (data kept; VOLUMES=1 deletes it)'),
     );
   },
 );

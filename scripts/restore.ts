@@ -1,16 +1,21 @@
 // make restore ENV=… [TARGET_TIME=…|latest] — point-in-time restore with pgBackRest.
 // By default into a NEW scratch instance on the database host (own directory and port, started
 // with archive_mode=off so it never writes into the repository); the live cluster is not touched.
-// Over the live cluster only with --in-place --yes, and only when no client is connected.
+// Over the live cluster only with --in-place --yes (native local stack), and only when no client
+// but the stack's API replicas and monitoring is connected.
 //   preflight: target checked against the repository (unknown label / time outside the window ->
-//              the valid range), lock free
-//   act:       restore, start, wait for recovery to end
+//              the valid range), lock free; --in-place: who is connected (named when refused)
+//   act:       restore, start, wait for recovery to end; --in-place: stop the API replicas, stop
+//              PostgreSQL, wait for its async archive-push to release pgBackRest's archive lock,
+//              restore --delta, start (waits for the promotion)
 //   verify:    tables present, row counts and checksums of the key tables against the backup's record
-//   after:     how to point the app at it, and how to drop it
+//   after:     how to point the app at it, and how to drop it; --in-place: the API replicas started again
+import path from 'node:path';
 import {
   archiveStatus,
+  clientSessions,
+  describeSessions,
   formatAge,
-  hostSql,
   parseRestoreTarget,
   pgbackrestRestoreArgs,
   resolveRestoreTarget,
@@ -18,16 +23,33 @@ import {
   stopScratch,
   verificationFromAnnotation,
   verifyRestored,
+  type ClientSessions,
   type ScratchInstance,
+  type VerificationRecord,
 } from './lib/backup.js';
 import type { BackupInfo } from './lib/pgbackrest.js';
 import { connectDbHost, databaseConfig, localRunDir, must } from './lib/db-host.js';
 import { loadEnvironment } from './lib/environments.js';
 import { UserError } from './lib/errors.js';
 import { runScript } from './lib/main.js';
-import { pgbackrestArgv, releaseBackupLock, stanzaInfo, takeBackupLock } from './lib/pgbackrest.js';
+import {
+  archiveLockHolders,
+  localPgbackrestDirs,
+  pgbackrestArgv,
+  releaseBackupLock,
+  stanzaInfo,
+  takeBackupLock,
+} from './lib/pgbackrest.js';
 import { lockOwner } from './lib/ssh.js';
 import { Stack, type PostgresInfo } from './lib/services/index.js';
+import { waitFor } from './lib/wait.js';
+
+/** application_name the API sets on its pool (app/src/db/database.service.ts). */
+const API_APPLICATION_NAME = 'mytv-api';
+/** How long the sessions of the stopped API replicas may take to end (ms). */
+const SESSIONS_DRAIN_MS = 20_000;
+/** How long the stopped cluster's async archive-push may hold the archive lock (ms). */
+const ARCHIVE_LOCK_WAIT_MS = 120_000;
 
 await runScript(
   {
@@ -45,7 +67,7 @@ await runScript(
       '  --target-time=T  ISO 8601 time with zone, or latest (default) (TARGET_TIME=…)',
       '  --set=LABEL      restore this backup to its consistent point instead',
       '  --drop           stop and delete the scratch instance after verifying it (a restore test)',
-      '  --in-place       restore over the live cluster (needs --yes; the app must be stopped; kind local)',
+      '  --in-place       restore over the live cluster (needs --yes; kind local): stops the stack’s API replicas, starts them after the verification',
       '  --run-dir DIR    the local stack’s run directory (kind local)',
     ].join('\n'),
   },
@@ -58,7 +80,7 @@ await runScript(
     const inPlace = Boolean(values['in-place']);
     if (inPlace && !flags.yes)
       throw new UserError(`refusing to restore over the live ${env.name} database without --yes`, {
-        hint: 'restore into a scratch instance (the default), or stop the app and pass --in-place --yes (YES=1)',
+        hint: 'restore into a scratch instance (the default), or pass --in-place --yes (YES=1)',
       });
 
     const host = await connectDbHost(env, { runDir });
@@ -68,6 +90,7 @@ await runScript(
       const archived = await archiveStatus(host).catch(() => undefined);
       const base = resolveRestoreTarget(info, target, archived?.lastArchivedAt);
       const record = verificationFromAnnotation(base.annotation);
+      const apis = inPlace ? await preflightInPlace() : [];
       const what =
         target.kind === 'latest'
           ? 'latest (end of the archived WAL)'
@@ -88,6 +111,15 @@ await runScript(
               ? `the LIVE cluster ${host.paths.dataDir}`
               : `a new instance under ${host.paths.scratchDir} (archive_mode=off)`,
           },
+          ...(inPlace
+            ? [
+                {
+                  what: 'API replicas',
+                  value:
+                    apis.length > 0 ? `${apis.join(', ')}: stopped first, started again once verified` : 'none running',
+                },
+              ]
+            : []),
           {
             what: 'verify',
             value: record
@@ -102,7 +134,7 @@ await runScript(
         return;
       }
       if (inPlace) {
-        await restoreInPlace(base, what);
+        await restoreInPlace(base, what, record, apis);
         return;
       }
 
@@ -168,43 +200,166 @@ await runScript(
       );
     }
 
-    async function restoreInPlace(base: BackupInfo, what: string): Promise<void> {
+    /**
+     * --in-place preflight (nothing changed): kind local, and no client connected but the local
+     * stack's API replicas (stopped by the restore itself) and monitoring. Returns the running replicas.
+     */
+    async function preflightInPlace(): Promise<string[]> {
       if (host.kind !== 'local')
         throw new UserError('--in-place is implemented for the native local stack only', {
           hint: 'on a database host or the compose stack: restore into a scratch instance, verify it, then follow docs/runbooks/backup-restore.md (promote the scratch copy)',
         });
-      const sessions = await hostSql(
-        host,
-        `SELECT count(*) FROM pg_stat_activity WHERE datname = '${db.name}' AND pid <> pg_backend_pid()`,
+      const stack = Stack.restore({ runDir, readOnly: true });
+      const apis = stack
+        .status()
+        .filter((s) => s.kind === 'api' && s.state === 'running')
+        .map((s) => s.name);
+      const others = (await clientSessions(host, db.name)).filter(
+        (s) => !(apis.length > 0 && s.applicationName === API_APPLICATION_NAME),
       );
-      if (Number(sessions[0][0]) > 0)
+      // A postgres-exporter started before it set application_name connects without one.
+      const oldExporter =
+        others.some((s) => s.applicationName === '(no application_name)') &&
+        stack.status().some((s) => s.kind === 'postgres-exporter' && s.state === 'running');
+      if (others.length > 0)
         throw new UserError(
-          `the app is still connected to ${db.name} (${sessions[0][0]} session(s)); refusing to restore over it`,
+          `clients other than the local stack's API are connected to ${db.name}: ${describeSessions(others)}; refusing to restore over them`,
           {
-            hint: 'stop the API first (make down SERVICE=api, or scale it to 0), then run this again',
+            hint:
+              'stop them (the API replicas of this stack are stopped and started again by the restore itself; make down SERVICE=api stops only them), then run this again' +
+              (oldExporter
+                ? '; a postgres-exporter started by an older make up connects without application_name: make down SERVICE=postgres-exporter && make up restarts it with one'
+                : ''),
           },
         );
+      return apis;
+    }
+
+    async function restoreInPlace(
+      base: BackupInfo,
+      what: string,
+      record: VerificationRecord | undefined,
+      apis: string[],
+    ): Promise<void> {
       await ctx.confirm(`restore OVER the live ${env.name} database (${what})?`);
       await takeBackupLock(host, lockOwner(`restore --in-place ${env.name}`));
       const stack = Stack.restore({ runDir });
+      // What is true at each point, for the one-line error when a step fails.
+      let state = 'nothing was changed';
+      let restartApis = false;
+      let pgStopped = false;
       try {
+        if (apis.length > 0) {
+          out.step(`stop the API replicas (${apis.join(', ')})`);
+          restartApis = true;
+          await stack.stopSome(apis);
+          state = `nothing was restored; the API replicas ${apis.join(', ')} were stopped and are started again`;
+        }
+        // Their sessions end with their processes; anything else connected now is not ours to cut.
+        let left: ClientSessions[] = [];
+        const drained = await waitFor(async () => (left = await clientSessions(host, db.name)).length === 0, {
+          timeoutMs: SESSIONS_DRAIN_MS,
+          intervalMs: 250,
+        });
+        if (!drained)
+          throw new UserError(
+            `still connected to ${db.name} after the API replicas stopped: ${describeSessions(left)}; refusing to restore over them (${state})`,
+            { hint: 'stop those clients, then run this again' },
+          );
+
         out.step('stop the live PostgreSQL');
         await stack.stop('postgres');
+        restartApis = false;
+        pgStopped = true;
+        state = `nothing was restored (the data directory is unchanged); the API replicas are stopped`;
+        // pgBackRest's async archive-push of the stopped cluster may still push its last WAL and
+        // holds the stanza's archive lock meanwhile: wait, so that WAL reaches the repository.
+        out.step('wait for the archive-push of the stopped cluster to finish');
+        const lockDir = localPgbackrestDirs(path.dirname(host.paths.pgbackrestConfig)).lock;
+        let holders: number[] = [];
+        const free = await waitFor(() => (holders = archiveLockHolders(lockDir, db.stanza)).length === 0, {
+          timeoutMs: ARCHIVE_LOCK_WAIT_MS,
+          intervalMs: 250,
+        });
+        if (!free)
+          throw new UserError(
+            `pgBackRest's archive lock of ${db.stanza} is still held (pid ${holders.join(', ')}) after ${ARCHIVE_LOCK_WAIT_MS / 1000}s`,
+            { hint: `see ${path.join(path.dirname(lockDir), 'log')}; when that process has ended, run this again` },
+          );
+
         out.step('pgbackrest restore --delta over its data directory (archiving preserved: it stays the primary)');
+        state = `the data directory ${host.paths.dataDir} may be partly restored (run this again: --delta resumes); the API replicas are stopped`;
         const args = pgbackrestRestoreArgs(target, base, host.paths.dataDir, false);
         await must(
           host,
           pgbackrestArgv(host, db.stanza, 'restore', ['--delta', ...args]),
           'pgbackrest restore --delta',
         );
-        out.step('start it again and wait for recovery to end');
+        state = `the data directory is restored (${what}); the API replicas are stopped`;
+
+        out.step('start it again and wait for recovery to end (promoted on a new timeline)');
         const pg = (await stack.start('postgres')) as PostgresInfo;
-        for (;;) {
-          const rows = await hostSql(host, 'SELECT pg_is_in_recovery()').catch(() => [['t']]);
-          if (rows[0][0] === 'f') break;
-          await new Promise((r) => setTimeout(r, 300));
+        state = `the live ${env.name} database is restored (${what}), not verified; the API replicas are stopped`;
+
+        out.step('verify against the backup’s record');
+        const verdict = record
+          ? await verifyRestored(host, db, record, { port: pg.port, socketDir: pg.socketDir })
+          : { rows: [], missing: [], differs: [] };
+        if (!flags.json) {
+          if (verdict.rows.length > 0) out.table(verdict.rows as unknown as Record<string, unknown>[]);
+          else out.line('the backup has no record: only the restore itself was checked');
         }
-        out.ok(`the live ${env.name} database is restored (${what}) on port ${pg.port}; start the API again`);
+        const strict = target.kind === 'backup';
+        if (verdict.missing.length > 0 || (strict && verdict.differs.length > 0))
+          throw new UserError(
+            `the restored database does not match the backup's record: ${[
+              ...verdict.missing.map((t) => `table ${t} missing`),
+              ...(strict ? verdict.differs.map((t) => `${t} differs`) : []),
+            ].join(', ')}`,
+            {
+              hint: 'try an earlier backup with --set; the API stays stopped until the database is right (make up starts it)',
+            },
+          );
+        if (verdict.differs.length > 0)
+          out.line(`note: ${verdict.differs.join(', ')} changed after the backup (expected for a later target)`);
+
+        if (apis.length > 0) {
+          out.step(`start the API replicas again (${apis.join(', ')})`);
+          for (const name of apis) await stack.start(name);
+        }
+        if (flags.json)
+          out.data({
+            environment: env.name,
+            inPlace: true,
+            target: what,
+            backup: base.label,
+            port: pg.port,
+            verification: verdict,
+            apiStarted: apis,
+          });
+        out.ok(
+          `the live ${env.name} database is restored (${what}) on port ${pg.port}; verified` +
+            (apis.length > 0 ? `; API replicas ${apis.join(', ')} running again` : ''),
+        );
+      } catch (err) {
+        if (restartApis)
+          for (const name of apis)
+            await stack.start(name).catch(() => (state += ` (starting ${name} failed: make up)`));
+        if (pgStopped) {
+          const runs = Stack.restore({ runDir, readOnly: true })
+            .status()
+            .some((s) => s.name === 'postgres' && s.state === 'running');
+          state += runs ? `; PostgreSQL runs on port ${host.paths.port}` : '; PostgreSQL is stopped';
+        }
+        // One line: a failed start's message carries log lines (its hint names the log).
+        const message = (err as Error).message.replace(/:?\s*\n[\s\S]*$/, '');
+        if (err instanceof UserError) {
+          if (!pgStopped) throw err;
+          throw new UserError(`${message}; ${state}`, { hint: err.hint, cause: err });
+        }
+        throw new UserError(`restore --in-place failed: ${message}; ${state}`, {
+          hint: `see ${path.join(runDir, 'logs')} and ${path.join(path.dirname(host.paths.pgbackrestConfig), 'log')}; make up starts what is stopped`,
+        });
       } finally {
         await releaseBackupLock(host);
       }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { DatabaseConfig } from './environments.js';
 import { UserError } from './errors.js';
 import { must, writeHostFile, type DbHost } from './db-host.js';
+import { MONITORING_APPLICATION_NAME } from './services/exporters.js';
 import { freePort } from './services/ports.js';
 import { pgbackrestArgv, stanzaInfo, type BackupInfo, type StanzaInfo } from './pgbackrest.js';
 
@@ -59,6 +60,43 @@ export async function hostSql(
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => l.split('\t'));
+}
+
+/** Client sessions of one kind on a database: who is connected (pg_stat_activity). */
+export interface ClientSessions {
+  usename: string;
+  applicationName: string;
+  client: string;
+  sessions: number;
+}
+
+/**
+ * The client sessions on `database` that a restore over it would cut off: client backends other
+ * than this one, monitoring's (the postgres-exporter, application_name MONITORING_APPLICATION_NAME)
+ * and pgBackRest's, grouped by usename / application_name / client address, most sessions first.
+ */
+export async function clientSessions(host: DbHost, database: string): Promise<ClientSessions[]> {
+  const lit = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+  const rows = await hostSql(
+    host,
+    `SELECT coalesce(usename, '?'), coalesce(nullif(application_name, ''), '(no application_name)'),
+            coalesce(host(client_addr), 'local socket'), count(*)
+       FROM pg_stat_activity
+      WHERE datname = ${lit(database)} AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+        AND application_name <> ${lit(MONITORING_APPLICATION_NAME)} AND application_name NOT LIKE 'pgbackrest%'
+      GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2`,
+  );
+  return rows.map(([usename, applicationName, client, n]) => ({
+    usename,
+    applicationName,
+    client,
+    sessions: Number(n),
+  }));
+}
+
+/** "mytv-api as postgres from 127.0.0.1 (4)" for each group, comma-separated. */
+export function describeSessions(s: ClientSessions[]): string {
+  return s.map((x) => `${x.applicationName} as ${x.usename} from ${x.client} (${x.sessions})`).join(', ');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // for the local stack, the tests and the database hosts), the archiving settings every PostgreSQL
 // here runs with (postgres/archiving.conf), `info` parsed, and the backup lock.
 // Option names and JSON fields: https://pgbackrest.org/configuration.html, /command.html#command-info
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseConfig } from './environments.js';
 import { UserError } from './errors.js';
@@ -39,6 +39,32 @@ export function localPgbackrestDirs(base: string): { spool: string; log: string;
     lock: path.join(base, 'lock'),
     confD: path.join(base, 'conf.d'),
   };
+}
+
+/**
+ * PIDs on this machine holding the flock of pgBackRest's archive lock file
+ * `<lockDir>/<stanza>-archive.lock` (the async archive-push of a cluster holds it while it pushes;
+ * pgBackRest locks its lock files with flock(LOCK_EX | LOCK_NB), src/common/lock.c), read from
+ * /proc/locks without touching the file. [] when the file does not exist or nobody holds it.
+ */
+export function archiveLockHolders(lockDir: string, stanza: string): number[] {
+  let ino: number;
+  try {
+    ino = statSync(path.join(lockDir, `${stanza}-archive.lock`)).ino;
+  } catch {
+    return [];
+  }
+  const holders: number[] = [];
+  // "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF" (waiters have "->" after the number).
+  for (const line of readFileSync('/proc/locks', 'utf8').split('\n')) {
+    const f = line
+      .trim()
+      .split(/\s+/)
+      .filter((x) => x !== '->');
+    if (f[1] !== 'FLOCK' || Number(f[5]?.split(':')[2]) !== ino) continue;
+    holders.push(Number(f[4]));
+  }
+  return holders;
 }
 
 function splitEndpoint(endpoint: string): { host: string; port?: number } {

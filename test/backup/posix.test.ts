@@ -19,7 +19,7 @@ import { seedDatabase } from '../../app/src/db/seed.js';
 import { Stack, type PostgresInfo } from '../../scripts/lib/services/index.js';
 import { runOnce } from '../../scripts/lib/services/process.js';
 import type { ScriptResult } from '../support/run-script.js';
-import { runner, sql, startArchivingPostgres, writeDbEnvironment, writeLocalSecrets } from './support.js';
+import { runner, sql, startArchivingPostgres, waitArchived, writeDbEnvironment, writeLocalSecrets } from './support.js';
 
 const CIPHER = 'posix-test-cipher-Zq7!wL9';
 
@@ -35,16 +35,6 @@ describe('backup: pgBackRest on the local stack (POSIX repository, encrypted)', 
     const r = await run(name, ['--env=local', ...args], extra);
     outputs.push(r.stdout, r.stderr);
     return r;
-  };
-  const waitArchived = async (): Promise<void> => {
-    // A switch makes the current segment complete; wait until the archiver has pushed it.
-    const before = await sql(pg, `SELECT pg_walfile_name(pg_current_wal_lsn())`);
-    await sql(pg, 'SELECT pg_switch_wal()');
-    for (;;) {
-      const last = await sql(pg, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
-      if (last.slice(0, 24) >= before) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
   };
 
   before(async function () {
@@ -123,7 +113,7 @@ describe('backup: pgBackRest on the local stack (POSIX repository, encrypted)', 
     const target = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 1100));
     await sql(pg, `INSERT INTO pitr SELECT generate_series(6, 9)`);
-    await waitArchived();
+    await waitArchived(pg);
 
     const r = await script('restore', [`--target-time=${target}`, '--json']);
     expect(r.code, r.stderr).to.equal(0);
@@ -188,7 +178,9 @@ describe('backup: pgBackRest on the local stack (POSIX repository, encrypted)', 
       }
       const busy = await script('restore', ['--in-place', '--yes']);
       expect(busy.code).to.equal(1);
-      expect(busy.stderr).to.match(/the app is still connected to mytv/);
+      expect(busy.stderr).to.match(
+        /clients other than the local stack's API are connected to mytv: psql as postgres from 127\.0\.0\.1 \(1\)/,
+      );
       expect(await sql(pg, 'SELECT count(*) FROM pitr')).to.equal('9');
     } finally {
       await sql(pg, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(900)%'`);

@@ -91,3 +91,14 @@ export function runner(common: Record<string, string>) {
     timeoutMs = 900_000,
   ): Promise<ScriptResult> => runEntryScript(`scripts/${script}.ts`, args, { env: { ...common, ...extra }, timeoutMs });
 }
+
+/** Makes the current WAL segment complete (pg_switch_wal) and waits until the archiver has pushed it. */
+export async function waitArchived(pg: PostgresInfo): Promise<void> {
+  const before = await sql(pg, `SELECT pg_walfile_name(pg_current_wal_lsn())`);
+  await sql(pg, 'SELECT pg_switch_wal()');
+  for (;;) {
+    const last = await sql(pg, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
+    if (last.slice(0, 24) >= before) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

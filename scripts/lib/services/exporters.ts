@@ -26,6 +26,9 @@ function target(ctx: ServiceContext, fallback: string): Record<string, unknown> 
 
 const metricsReady = (ctx: ServiceContext): Promise<boolean> => httpProbe(`http://${ctx.host}:${ctx.port}/metrics`);
 
+/** application_name of the postgres-exporter's sessions (monitoring, not the app). */
+export const MONITORING_APPLICATION_NAME = 'postgres_exporter';
+
 export const postgresExporterService: ServiceSpec<ExporterInfo> = {
   kind: 'postgres-exporter',
   tools: ['prometheus-postgres-exporter'],
@@ -34,7 +37,8 @@ export const postgresExporterService: ServiceSpec<ExporterInfo> = {
     return {
       bin: requireTool('prometheus-postgres-exporter'),
       args: [`--web.listen-address=${ctx.host}:${ctx.port}`],
-      env: { DATA_SOURCE_NAME: `${String(pg.url)}?sslmode=disable` },
+      // application_name: its sessions are told apart from the app's (restore --in-place).
+      env: { DATA_SOURCE_NAME: `${String(pg.url)}?sslmode=disable&application_name=${MONITORING_APPLICATION_NAME}` },
     };
   },
   ready: metricsReady,

@@ -8,8 +8,14 @@ import { UserError } from '../errors.js';
 import { archiveEnv, archiveSettings, localPgbackrestDirs, renderPgbackrestConfig } from '../pgbackrest.js';
 import { registerSecret } from '../secrets.js';
 import { requireTool } from '../tools.js';
+import { waitFor } from '../wait.js';
 import { runOnce } from './process.js';
 import type { ServiceContext, ServiceSpec } from './types.js';
+
+/** How long afterReady waits for a restored server to finish recovery (ms). */
+const RECOVERY_TIMEOUT_MS = 600_000;
+/** How long stanza-create is retried while pgBackRest's archive lock is held (ms). */
+const STANZA_LOCK_TIMEOUT_MS = 120_000;
 
 export interface PostgresInfo extends Record<string, unknown> {
   host: string;
@@ -176,31 +182,64 @@ export const postgresService: ServiceSpec<PostgresInfo> = {
           env: { PGPASSWORD: password(ctx), PGCONNECT_TIMEOUT: '5' },
         },
       );
+    // After a pgBackRest restore the server answers while it still replays WAL (hot standby,
+    // read-only): CREATE DATABASE and stanza-create ("[056] unable to find primary cluster") need
+    // the promoted primary, so wait for the end of recovery first.
+    const promoted = await waitFor(
+      async () => (await psql('SELECT pg_is_in_recovery()').catch(() => ({ stdout: 't' }))).stdout.trim() === 'f',
+      { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 250 },
+    );
+    if (!promoted)
+      throw new UserError(`PostgreSQL on port ${ctx.port} is still in recovery after ${RECOVERY_TIMEOUT_MS / 1000}s`, {
+        hint: `it keeps replaying WAL in the background; see ${ctx.logFile}, then start it again when it is promoted`,
+      });
     const exists = (await psql(`SELECT 1 FROM pg_database WHERE datname = '${db.replace(/'/g, "''")}'`)).stdout.trim();
     if (exists !== '1') await psql(`CREATE DATABASE "${db.replace(/"/g, '""')}"`);
     const pb = pgbackrestOf(ctx);
     // The stanza is created once the server answers (idempotent), so `make backup` needs no setup.
-    if (pb)
-      await runOnce(
-        requireTool('pgbackrest'),
-        [
-          `--config=${pb.config}`,
-          `--config-include-path=${path.join(pb.base, 'conf.d')}`,
-          `--stanza=${pb.database.stanza}`,
-          'stanza-create',
-        ],
-        { runAs: ctx.runAs, cwd: '/', timeoutMs: 120_000 },
-      ).catch((err: Error) => {
-        // [028] BackupMismatchError: the repository's stanza was made for another cluster (another
-        // system identifier), e.g. the data directory was deleted but not the repository.
-        if (!/\[028\]/.test(err.message)) throw err;
+    // stanza-create takes the stanza's archive lock too: right after a start (a restore's new
+    // timeline) the async archive-push may hold it for a moment ("[050] unable to acquire lock"),
+    // so that error is retried until STANZA_LOCK_TIMEOUT_MS.
+    if (pb) {
+      let last: unknown;
+      const created = await waitFor(
+        async () => {
+          try {
+            await runOnce(
+              requireTool('pgbackrest'),
+              [
+                `--config=${pb.config}`,
+                `--config-include-path=${path.join(pb.base, 'conf.d')}`,
+                `--stanza=${pb.database.stanza}`,
+                'stanza-create',
+              ],
+              { runAs: ctx.runAs, cwd: '/', timeoutMs: 120_000 },
+            );
+            return true;
+          } catch (err) {
+            last = err;
+            const message = String((err as Error).message);
+            // [028] BackupMismatchError: the repository's stanza was made for another cluster (another
+            // system identifier), e.g. the data directory was deleted but not the repository.
+            if (/\[028\]/.test(message))
+              throw new UserError(
+                `the pgBackRest repository under ${pb.base} holds the backups of another PostgreSQL cluster than the one in ${dataDir(ctx)}`,
+                {
+                  hint: `keep them: move ${path.join(pb.base, 'repo')} aside (mv it to repo.old); start afresh: make down VOLUMES=1 (deletes the database and its backups); then make up again`,
+                },
+              );
+            if (!/\[050\]/.test(message)) throw err;
+            return false;
+          }
+        },
+        { timeoutMs: STANZA_LOCK_TIMEOUT_MS, intervalMs: 500 },
+      );
+      if (!created)
         throw new UserError(
-          `the pgBackRest repository under ${pb.base} holds the backups of another PostgreSQL cluster than the one in ${dataDir(ctx)}`,
-          {
-            hint: `keep them: move ${path.join(pb.base, 'repo')} aside (mv it to repo.old); start afresh: make down VOLUMES=1 (deletes the database and its backups); then make up again`,
-          },
+          `pgbackrest stanza-create: the archive lock stayed taken for ${STANZA_LOCK_TIMEOUT_MS / 1000}s (${String((last as Error).message)})`,
+          { hint: `PostgreSQL runs on port ${ctx.port}; see ${path.join(pb.base, 'log')}` },
         );
-      });
+    }
   },
 
   info(ctx) {

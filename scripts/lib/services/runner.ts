@@ -148,6 +148,20 @@ export class Stack {
     return [...this.instances.keys()];
   }
 
+  /**
+   * Instance names selected by `selectors`: each is an instance name (api-2) or a kind (api = every
+   * replica), in start order. Errors: UserError naming the unknown selector and the valid ones.
+   */
+  namesMatching(selectors: string[]): string[] {
+    const all = [...this.instances.values()];
+    for (const sel of selectors)
+      if (!all.some((i) => i.name === sel || i.spec.kind === sel))
+        throw new UserError(`no service or kind '${sel}' in the local stack (${this.runDir})`, {
+          hint: `use one of: ${[...new Set(all.flatMap((i) => [i.spec.kind, i.name]))].join(', ')}`,
+        });
+    return all.filter((i) => selectors.includes(i.name) || selectors.includes(i.spec.kind)).map((i) => i.name);
+  }
+
   has(name: string): boolean {
     return this.instances.has(name);
   }
