@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { lookupUser } from '../services/process.js';
+import { isZombie, lookupUser, processStartTime } from '../services/process.js';
 import { findTool } from '../tools.js';
 
 export interface ScratchInstance {
@@ -20,13 +20,12 @@ export function scratchRoot(runDir: string): string {
   return path.join(runDir, 'pgbackrest', 'restore');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/**
+ * A process that still runs: it exists and is no zombie. A postmaster started by `pg_ctl start`
+ * is reparented once pg_ctl exits; where PID 1 does not reap (some sandboxes), its zombie stays.
+ */
+export function processRuns(pid: number): boolean {
+  return processStartTime(pid) !== undefined && !isZombie(pid);
 }
 
 /**
@@ -41,7 +40,8 @@ export function runningScratchInstances(runDir: string): ScratchInstance[] {
     if (existsSync(pidFile)) {
       const lines = readFileSync(pidFile, 'utf8').split('\n');
       const pid = Number(lines[0]);
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) found.push({ dataDir: dir, pid, port: Number(lines[3]) });
+      if (Number.isInteger(pid) && pid > 0 && processRuns(pid))
+        found.push({ dataDir: dir, pid, port: Number(lines[3]) });
       return;
     }
     if (depth === 0) return;
@@ -77,6 +77,11 @@ export function stopScratchInstance(inst: ScratchInstance): string | undefined {
     uid: asUser?.uid,
     gid: asUser?.gid,
   });
-  if (r.status === 0 && !alive(inst.pid)) return undefined;
+  if (r.status === 0) {
+    // pg_ctl -w returns once postmaster.pid is gone; the process may need a moment more to exit.
+    const until = Date.now() + 10_000;
+    while (processRuns(inst.pid) && Date.now() < until) spawnSync('sleep', ['0.1']);
+    if (!processRuns(inst.pid)) return undefined;
+  }
   return (r.stderr || r.stdout || r.error?.message || `pg_ctl exit ${r.status}`).trim().split('\n').pop();
 }

@@ -35,7 +35,8 @@ export function processStartTime(pid: number): number | undefined {
   }
 }
 
-function isZombie(pid: number): boolean {
+/** True when `pid` is a zombie (exited, not yet reaped by its parent), or gone. */
+export function isZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
